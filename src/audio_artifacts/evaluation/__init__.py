@@ -1,0 +1,1 @@
+"""Evaluation: metrics, threshold choice, breakdowns, curves and reports."""

@@ -1,0 +1,1 @@
+"""Training: config dataclasses, LightningModule, DataModule and ``train()``."""
