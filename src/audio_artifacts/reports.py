@@ -1,0 +1,533 @@
+"""The one result schema (:class:`ScanResult`) and the files it is written to.
+
+``scan``, ``serve`` and ``evaluate`` all describe a scanned recording with a
+:class:`ScanResult`. Results are written as they are made: every row of a
+:class:`JsonlWriter` or :class:`CsvSummaryWriter` is flushed and fsync'ed
+before the next file is scanned, so a crash or a kill loses nothing already
+written, and ``--resume`` (:func:`done_paths`) skips what is already there.
+
+Conventions
+-----------
+* Times are seconds from the start of the recording.
+* A window is *flagged* when its probability is ``>= threshold``; the verdict
+  is ``"artifact"`` when the recording-level probability is ``>= threshold``.
+* ``events`` are runs of consecutive flagged windows merged into one
+  interval; an event's probability is the highest of its windows.
+* The recording-level probability defaults to the highest window probability.
+
+The spectrogram + probability picture lives in :mod:`audio_artifacts.plots`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+STATUSES = ("ok", "error")
+VERDICTS = ("artifact", "no_artifact")
+
+#: Columns of the flat CSV summary, in order.
+CSV_COLUMNS = (
+    "path", "status", "error", "duration_s", "sample_rate", "channels",
+    "probability", "verdict", "threshold", "triggered_at", "n_events",
+    "model_name", "model_version",
+)
+
+
+@dataclass(frozen=True)
+class Span:
+    """A time interval with a probability: a window or a merged event.
+
+    Parameters
+    ----------
+    start, end : float
+        Seconds from the start of the recording, ``0 <= start <= end``.
+    probability : float
+        Artifact probability in [0, 1].
+    """
+
+    start: float
+    end: float
+    probability: float
+
+    def __post_init__(self) -> None:
+        for name in ("start", "end", "probability"):
+            object.__setattr__(self, name, float(getattr(self, name)))
+        if not (math.isfinite(self.start) and math.isfinite(self.end)) or not 0.0 <= self.start <= self.end:
+            raise ValueError(f"span times must satisfy 0 <= start <= end, got start={self.start}, end={self.end}")
+        _check_probability("span probability", self.probability)
+
+    def to_dict(self) -> dict[str, float]:
+        return {"start": self.start, "end": self.end, "probability": self.probability}
+
+    @classmethod
+    def coerce(cls, value: Span | Mapping[str, Any]) -> Span:
+        """A :class:`Span` from itself or a ``{start, end, probability}`` mapping."""
+        if isinstance(value, Span):
+            return value
+        try:
+            return cls(value["start"], value["end"], value["probability"])
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"expected {{start, end, probability}}, got {value!r}") from exc
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """Which model made a result: its name and version (from ``model.json``)."""
+
+    name: str
+    version: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"name": self.name, "version": self.version}
+
+    @classmethod
+    def coerce(cls, value: ModelRef | Mapping[str, Any]) -> ModelRef:
+        """A :class:`ModelRef` from itself, a ``{name, version}`` mapping or a ``ModelInfo``."""
+        if isinstance(value, ModelRef):
+            return value
+        if isinstance(value, Mapping):
+            return cls(str(value.get("name", "")), str(value.get("version", "")))
+        if hasattr(value, "name") and hasattr(value, "version"):  # models.model_dir.ModelInfo
+            return cls(str(value.name), str(value.version))
+        raise ValueError(f"expected a model {{name, version}}, got {value!r}")
+
+
+def _check_probability(what: str, value: float) -> None:
+    if not (math.isfinite(value) and 0.0 <= value <= 1.0):
+        raise ValueError(f"{what} must be a finite number in [0, 1], got {value!r}")
+
+
+def merge_events(windows: Sequence[Span], threshold: float) -> tuple[Span, ...]:
+    """Merge runs of consecutive windows with ``probability >= threshold``.
+
+    Parameters
+    ----------
+    windows : sequence of Span
+        Windows in time order (as the detector makes them).
+    threshold : float
+        Decision threshold in [0, 1].
+
+    Returns
+    -------
+    tuple of Span
+        One span per run: from the first window's start to the furthest end
+        in the run, with the run's highest probability.
+    """
+    events: list[Span] = []
+    run: list[Span] = []
+    for window in [*windows, None]:
+        if window is not None and window.probability >= threshold:
+            run.append(window)
+            continue
+        if run:
+            events.append(Span(run[0].start, max(w.end for w in run), max(w.probability for w in run)))
+            run = []
+    return tuple(events)
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """What ``scan`` / ``serve`` / ``evaluate`` report for one recording.
+
+    Build it with :meth:`from_windows` (a recording that was scanned) or
+    :meth:`failure` (one that could not be); ``to_dict`` gives the JSON object
+    of the output contract, ``from_dict`` reads it back.
+
+    Attributes
+    ----------
+    path : str
+        The recording as the user named it (or the upload's file name).
+    status : {"ok", "error"}
+    error : str or None
+        Why the recording could not be scanned (names the file and the reason).
+    duration_s : float or None
+        Length of the recording in seconds.
+    sample_rate, channels : int or None
+        Of the file as stored (before resampling / mixing to mono).
+    probability : float or None
+        Recording-level artifact probability in [0, 1].
+    verdict : {"artifact", "no_artifact"} or None
+        ``None`` on error.
+    threshold : float
+        The decision threshold used.
+    triggered_at : float or None
+        Start (s) of the first window over the threshold.
+    windows, events : tuple of Span
+        Every window scanned, and the merged runs of flagged windows.
+    model : ModelRef
+    """
+
+    path: str
+    status: str
+    error: str | None
+    duration_s: float | None
+    sample_rate: int | None
+    channels: int | None
+    probability: float | None
+    verdict: str | None
+    threshold: float
+    triggered_at: float | None
+    windows: tuple[Span, ...] = field(default_factory=tuple)
+    events: tuple[Span, ...] = field(default_factory=tuple)
+    model: ModelRef = field(default_factory=lambda: ModelRef("", ""))
+
+    def __post_init__(self) -> None:
+        # Accept plain lists / dicts from callers and JSON; store immutable values.
+        object.__setattr__(self, "path", str(self.path))
+        object.__setattr__(self, "windows", tuple(Span.coerce(w) for w in self.windows))
+        object.__setattr__(self, "events", tuple(Span.coerce(e) for e in self.events))
+        object.__setattr__(self, "model", ModelRef.coerce(self.model))
+        object.__setattr__(self, "threshold", float(self.threshold))
+        _check_probability("threshold", self.threshold)
+        if self.status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
+        if self.status == "error":
+            if not self.error:
+                raise ValueError("an error result needs an error message")
+            if self.verdict is not None:
+                raise ValueError("an error result has no verdict")
+        else:
+            if self.error is not None:
+                raise ValueError("an ok result has no error message")
+            if self.verdict not in VERDICTS:
+                raise ValueError(f"verdict must be one of {VERDICTS}, got {self.verdict!r}")
+            if self.probability is None:
+                raise ValueError("an ok result needs a probability")
+        if self.probability is not None:
+            object.__setattr__(self, "probability", float(self.probability))
+            _check_probability("probability", self.probability)
+        for name in ("duration_s", "triggered_at"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, float(value))
+        for name in ("sample_rate", "channels"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, int(value))
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def flagged(self) -> bool:
+        """True when the verdict is ``"artifact"``."""
+        return self.verdict == "artifact"
+
+    @classmethod
+    def from_windows(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        windows: Iterable[Span | Mapping[str, Any]],
+        threshold: float,
+        model: ModelRef | Mapping[str, Any],
+        duration_s: float,
+        sample_rate: int,
+        channels: int,
+        probability: float | None = None,
+    ) -> ScanResult:
+        """The result of a scanned recording, derived from its window probabilities.
+
+        Parameters
+        ----------
+        windows : iterable of Span or {start, end, probability}
+            Every window in time order; at least one.
+        threshold : float
+            Decision threshold in [0, 1].
+        probability : float, optional
+            Recording-level probability; the highest window probability if omitted.
+        """
+        spans = tuple(Span.coerce(w) for w in windows)
+        if not spans:
+            raise ValueError(f"{path}: a scanned recording has at least one window")
+        _check_probability("threshold", float(threshold))
+        if probability is None:
+            probability = max(w.probability for w in spans)
+        events = merge_events(spans, threshold)
+        return cls(
+            path=str(path),
+            status="ok",
+            error=None,
+            duration_s=duration_s,
+            sample_rate=sample_rate,
+            channels=channels,
+            probability=probability,
+            verdict="artifact" if probability >= threshold else "no_artifact",
+            threshold=threshold,
+            triggered_at=events[0].start if events else None,
+            windows=spans,
+            events=events,
+            model=model,
+        )
+
+    @classmethod
+    def failure(
+        cls,
+        path: str | os.PathLike[str],
+        message: str,
+        model: ModelRef | Mapping[str, Any],
+        threshold: float,
+        *,
+        duration_s: float | None = None,
+        sample_rate: int | None = None,
+        channels: int | None = None,
+    ) -> ScanResult:
+        """The result of a recording that could not be scanned."""
+        return cls(
+            path=str(path),
+            status="error",
+            error=str(message) or "unknown error",
+            duration_s=duration_s,
+            sample_rate=sample_rate,
+            channels=channels,
+            probability=None,
+            verdict=None,
+            threshold=threshold,
+            triggered_at=None,
+            model=model,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object of the output contract (keys in contract order)."""
+        return {
+            "path": self.path,
+            "status": self.status,
+            "error": self.error,
+            "duration_s": self.duration_s,
+            "sample_rate": self.sample_rate,
+            "channels": self.channels,
+            "probability": self.probability,
+            "verdict": self.verdict,
+            "threshold": self.threshold,
+            "triggered_at": self.triggered_at,
+            "windows": [w.to_dict() for w in self.windows],
+            "events": [e.to_dict() for e in self.events],
+            "model": self.model.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ScanResult:
+        """Read back an object written by :meth:`to_dict` (ValueError if malformed)."""
+        required = ("path", "status", "error", "threshold", "model")
+        missing = [k for k in required if k not in data]
+        if missing:
+            raise ValueError(f"scan result is missing {', '.join(missing)}")
+        return cls(
+            path=data["path"],
+            status=data["status"],
+            error=data["error"],
+            duration_s=data.get("duration_s"),
+            sample_rate=data.get("sample_rate"),
+            channels=data.get("channels"),
+            probability=data.get("probability"),
+            verdict=data.get("verdict"),
+            threshold=data["threshold"],
+            triggered_at=data.get("triggered_at"),
+            windows=data.get("windows") or (),
+            events=data.get("events") or (),
+            model=data["model"],
+        )
+
+    def to_row(self) -> dict[str, Any]:
+        """The flat CSV summary row (:data:`CSV_COLUMNS`)."""
+        return {
+            "path": self.path,
+            "status": self.status,
+            # One line per row: multi-line messages would make rows hard to grep.
+            "error": " | ".join(self.error.splitlines()) if self.error else "",
+            "duration_s": _blank(self.duration_s),
+            "sample_rate": _blank(self.sample_rate),
+            "channels": _blank(self.channels),
+            "probability": _blank(self.probability),
+            "verdict": _blank(self.verdict),
+            "threshold": self.threshold,
+            "triggered_at": _blank(self.triggered_at),
+            "n_events": len(self.events),
+            "model_name": self.model.name,
+            "model_version": self.model.version,
+        }
+
+
+def _blank(value: Any) -> Any:
+    return "" if value is None else value
+
+
+# --------------------------------------------------------------------------- writers
+
+
+def _complete_text(path: Path) -> str:
+    """The file's text up to and including its last newline (drops a torn last row)."""
+    text = path.read_text(encoding="utf-8", errors="replace")
+    cut = text.rfind("\n")
+    return text[: cut + 1] if cut >= 0 else ""
+
+
+def _drop_torn_tail(path: Path) -> None:
+    """Truncate a file after its last newline, so appended rows start on a fresh line."""
+    with open(path, "rb+") as handle:
+        data = handle.read()
+        keep = data.rfind(b"\n") + 1
+        if keep < len(data):
+            handle.truncate(keep)
+
+
+class _RowWriter:
+    """Append-only text file, one row per result, durable after each row."""
+
+    def __init__(self, path: str | os.PathLike[str], resume: bool = False) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        existing = resume and self.path.is_file() and self.path.stat().st_size > 0
+        if existing:
+            _drop_torn_tail(self.path)
+        self._handle = open(self.path, "a" if existing else "w", encoding="utf-8", newline="")
+        self._fresh = self.path.stat().st_size == 0
+
+    def _write_text(self, text: str) -> None:
+        self._handle.write(text)
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+
+    def close(self) -> None:
+        if not self._handle.closed:
+            self._handle.close()
+
+    def __enter__(self):  # noqa: ANN204 - returns the concrete writer
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class JsonlWriter(_RowWriter):
+    """Write one JSON object per line, each flushed and fsync'ed when written.
+
+    Parameters
+    ----------
+    path : path-like
+        The ``.jsonl`` file; parent folders are created.
+    resume : bool
+        Append to an existing file (after dropping a torn last line) instead of
+        starting it afresh.
+    """
+
+    def write(self, result: ScanResult) -> None:
+        self._write_text(json.dumps(result.to_dict(), ensure_ascii=False, allow_nan=False) + "\n")
+
+    @staticmethod
+    def done_paths(path: str | os.PathLike[str]) -> set[str]:
+        """Paths of every complete row in an existing JSONL file (empty if none)."""
+        return {r.path for r in read_jsonl(path)} if Path(path).is_file() else set()
+
+
+class CsvSummaryWriter(_RowWriter):
+    """Stream the flat CSV summary (:data:`CSV_COLUMNS`), durable after each row."""
+
+    def write(self, result: ScanResult) -> None:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
+        if self._fresh:
+            writer.writeheader()
+            self._fresh = False
+        writer.writerow(result.to_row())
+        self._write_text(buffer.getvalue())
+
+    @staticmethod
+    def done_paths(path: str | os.PathLike[str]) -> set[str]:
+        """Paths of every complete row in an existing CSV summary (empty if none)."""
+        path = Path(path)
+        if not path.is_file():
+            return set()
+        rows = csv.reader(io.StringIO(_complete_text(path)))
+        header = next(rows, None)
+        if header is None or list(header) != list(CSV_COLUMNS):
+            return set()
+        return {row[0] for row in rows if len(row) == len(CSV_COLUMNS)}
+
+
+def read_jsonl(path: str | os.PathLike[str]) -> list[ScanResult]:
+    """Every complete row of a JSONL results file; a torn or malformed line is skipped."""
+    results = []
+    for line in _complete_text(Path(path)).splitlines():
+        if not line.strip():
+            continue
+        try:
+            results.append(ScanResult.from_dict(json.loads(line)))
+        except (ValueError, TypeError, KeyError):
+            continue  # a row torn by a crash; the scan that resumes writes it again
+    return results
+
+
+def done_paths(path: str | os.PathLike[str]) -> set[str]:
+    """Paths already in a results file (``.csv`` summary or JSONL), for ``--resume``."""
+    if Path(path).suffix.lower() == ".csv":
+        return CsvSummaryWriter.done_paths(path)
+    return JsonlWriter.done_paths(path)
+
+
+def write_csv_summary(results: Iterable[ScanResult], path: str | os.PathLike[str]) -> Path:
+    """Write the flat CSV summary of ``results`` to ``path`` (overwrites)."""
+    with CsvSummaryWriter(path) as writer:
+        for result in results:
+            writer.write(result)
+    return Path(path)
+
+
+# --------------------------------------------------------------------------- terminal table
+
+
+class TableFormatter:
+    """Fixed-width terminal table, printable one row at a time as files finish."""
+
+    def __init__(self, name_width: int = 40) -> None:
+        if name_width < 8:
+            raise ValueError(f"name_width must be >= 8, got {name_width}")
+        self.name_width = name_width
+
+    def header(self) -> str:
+        w = self.name_width
+        head = f"{'file':<{w}}  {'verdict':<11}  {'prob':>5}  {'first hit':>9}  {'events':>6}  {'duration':>9}"
+        return head + "\n" + "-" * len(head)
+
+    def row(self, result: ScanResult) -> str:
+        w = self.name_width
+        name = result.path if len(result.path) <= w else "…" + result.path[-(w - 1):]
+        if not result.ok:
+            return f"{name:<{w}}  {'ERROR':<11}  {result.error}"
+        hit = "-" if result.triggered_at is None else f"{result.triggered_at:.2f}s"
+        return (
+            f"{name:<{w}}  {result.verdict:<11}  {result.probability:>5.2f}  {hit:>9}  "
+            f"{len(result.events):>6}  {_duration(result.duration_s):>9}"
+        )
+
+    @staticmethod
+    def footer(results: Sequence[ScanResult]) -> str:
+        failed = sum(not r.ok for r in results)
+        flagged = sum(r.flagged for r in results)
+        return f"{len(results)} file(s): {flagged} artifact, {len(results) - flagged - failed} no_artifact, {failed} error"
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def format_table(results: Sequence[ScanResult], name_width: int = 40) -> str:
+    """A readable table of ``results`` with a one-line count at the end."""
+    table = TableFormatter(name_width)
+    lines = [table.header(), *(table.row(r) for r in results), "", table.footer(results)]
+    return "\n".join(lines)
