@@ -1,0 +1,173 @@
+"""Inference backends: one call, ``logits(batch) -> (B,)``, over PyTorch or ONNX Runtime.
+
+A backend turns a batch of model-rate windows into artifact logits; it knows
+nothing about files, windows or thresholds (that is the `Detector`'s job).
+Both backends release the GIL while they compute, so a reader thread can
+decode and resample the next block meanwhile.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from audio_artifacts.errors import ModelDirError
+
+ONNX_FILE = "model.onnx"
+INPUT_NAME = "waveform"
+OUTPUT_NAME = "logits"
+BACKEND_KINDS = ("auto", "torch", "onnx")
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """Anything that maps a batch of windows to artifact logits."""
+
+    name: str
+
+    def logits(self, batch: np.ndarray) -> np.ndarray:
+        """Artifact logits of a batch.
+
+        Parameters
+        ----------
+        batch : np.ndarray
+            float32, shape ``(B, samples)``, mono waveforms at the model rate.
+
+        Returns
+        -------
+        np.ndarray
+            float32, shape ``(B,)``, artifact log-odds.
+        """
+        ...
+
+
+def _check_batch(batch: np.ndarray) -> np.ndarray:
+    if batch.ndim != 2:
+        raise ValueError(f"batch must have shape (B, samples), got {batch.shape}")
+    return np.ascontiguousarray(batch, dtype=np.float32)
+
+
+class TorchBackend:
+    """Run an ``nn.Module`` (``(B, samples) -> (B,)`` logits) under ``torch.inference_mode``.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A registry model; put into eval mode here.
+    threads : int, optional
+        Intra-op threads for torch. Torch has one pool per process, so this
+        sets it for the whole process (``torch.set_num_threads``); None keeps
+        the current setting.
+    """
+
+    name = "torch"
+
+    def __init__(self, model, threads: int | None = None) -> None:
+        import torch
+
+        if threads is not None:
+            if threads < 1:
+                raise ValueError(f"threads must be >= 1, got {threads}")
+            torch.set_num_threads(threads)
+        self._torch = torch
+        self.model = model.eval()
+
+    def logits(self, batch: np.ndarray) -> np.ndarray:
+        batch = _check_batch(batch)
+        torch = self._torch
+        with torch.inference_mode():
+            out = self.model(torch.from_numpy(batch))
+        out = out.detach().float().reshape(-1).numpy()
+        if out.shape[0] != batch.shape[0]:
+            raise ValueError(f"model returned {out.shape[0]} logits for a batch of {batch.shape[0]}")
+        return out
+
+
+class OnnxBackend:
+    """Run an exported ``model.onnx`` with ONNX Runtime's CPU execution provider.
+
+    Parameters
+    ----------
+    path : str or Path
+        ONNX file with one input ``waveform`` ``(B, samples)`` (dynamic B) and
+        one output ``logits`` ``(B,)``.
+    threads : int, optional
+        ``intra_op_num_threads`` of the session; None lets ORT choose (all cores).
+    """
+
+    name = "onnx"
+
+    def __init__(self, path: str | Path, threads: int | None = None) -> None:
+        import onnxruntime as ort
+
+        path = Path(path)
+        if not path.is_file():
+            raise ModelDirError(f"{path}: ONNX model file not found")
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if threads is not None:
+            if threads < 1:
+                raise ValueError(f"threads must be >= 1, got {threads}")
+            options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        try:
+            self.session = ort.InferenceSession(
+                str(path), sess_options=options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:  # ORT raises its own exception types for bad files
+            raise ModelDirError(f"{path}: ONNX Runtime cannot load the model: {exc}") from exc
+        inputs = [i.name for i in self.session.get_inputs()]
+        if inputs != [INPUT_NAME]:
+            raise ModelDirError(f"{path}: expected one input named '{INPUT_NAME}', found {inputs}")
+        self.path = path
+
+    def logits(self, batch: np.ndarray) -> np.ndarray:
+        batch = _check_batch(batch)
+        (out,) = self.session.run(None, {INPUT_NAME: batch})[:1]
+        out = np.asarray(out, dtype=np.float32).reshape(-1)
+        if out.shape[0] != batch.shape[0]:
+            raise ValueError(f"model returned {out.shape[0]} logits for a batch of {batch.shape[0]}")
+        return out
+
+
+def resolve_kind(model_dir: str | Path, kind: str = "auto") -> str:
+    """Which backend ``open_backend`` uses for ``model_dir``: ``"torch"`` or ``"onnx"``.
+
+    ``"auto"`` picks ONNX Runtime when the directory holds ``model.onnx``,
+    PyTorch otherwise.
+    """
+    if kind not in BACKEND_KINDS:
+        raise ValueError(f"backend must be one of {BACKEND_KINDS}, got {kind!r}")
+    if kind == "auto":
+        return "onnx" if (Path(model_dir) / ONNX_FILE).is_file() else "torch"
+    return kind
+
+
+def open_backend(model_dir: str | Path, kind: str = "auto", threads: int | None = None) -> Backend:
+    """Open the backend of a model directory.
+
+    Parameters
+    ----------
+    model_dir : str or Path
+        A directory written by ``models.model_dir.save_model_dir``.
+    kind : {"auto", "torch", "onnx"}
+        ``"onnx"`` needs ``model.onnx`` in the directory (see ``audio-artifacts export``).
+    threads : int, optional
+        Compute threads of the backend.
+    """
+    model_dir = Path(model_dir)
+    chosen = resolve_kind(model_dir, kind)
+    if chosen == "onnx":
+        onnx_path = model_dir / ONNX_FILE
+        if not onnx_path.is_file():
+            raise ModelDirError(
+                f"{model_dir}: no {ONNX_FILE}; export one with "
+                f"'audio-artifacts export {model_dir} --onnx {onnx_path}'"
+            )
+        return OnnxBackend(onnx_path, threads=threads)
+    from audio_artifacts.models.model_dir import load_model_dir
+
+    model, _ = load_model_dir(model_dir)
+    return TorchBackend(model, threads=threads)

@@ -1,0 +1,231 @@
+"""Export a model directory to ONNX and prove the export agrees with PyTorch.
+
+The graph has one input ``waveform`` ``(batch, samples)`` float32 with a
+dynamic batch axis and one output ``logits`` ``(batch,)``. It is written by
+the dynamo exporter (``torch.export`` + onnxscript), then run in ONNX Runtime
+on random and realistic windows next to the PyTorch model; an export whose
+logits or probabilities differ by more than the tolerances raises
+`ExportError`, so a bad ``model.onnx`` never ships.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from audio_artifacts.errors import ExportError
+from audio_artifacts.inference.backends import INPUT_NAME, ONNX_FILE, OUTPUT_NAME, OnnxBackend
+from audio_artifacts.inference.detector import sigmoid
+
+
+@dataclass(frozen=True)
+class ParityReport:
+    """How closely ONNX Runtime reproduces PyTorch on the check inputs.
+
+    Attributes
+    ----------
+    onnx_path : str
+        Where the ONNX file was written.
+    opset : int
+        ONNX opset of the graph.
+    n_inputs : int
+        Number of windows compared (random, realistic and silent ones).
+    window_samples : int
+        Samples per window (the model's window at its rate).
+    max_abs_logit_diff, max_abs_probability_diff : float
+        Largest absolute differences between the two runtimes.
+    logit_tolerance, probability_tolerance : float
+        The limits the differences were checked against.
+    export_seconds : float
+        Wall time of the export itself.
+    size_bytes : int
+        Size of the ONNX file (with external data, if any).
+    """
+
+    onnx_path: str
+    opset: int
+    n_inputs: int
+    window_samples: int
+    max_abs_logit_diff: float
+    max_abs_probability_diff: float
+    logit_tolerance: float
+    probability_tolerance: float
+    export_seconds: float
+    size_bytes: int
+
+    def to_dict(self) -> dict:
+        """Plain dict (JSON-serialisable)."""
+        return asdict(self)
+
+    def summary(self) -> str:
+        """Readable lines for the terminal."""
+        return "\n".join(
+            [
+                f"ONNX file        {self.onnx_path} ({self.size_bytes / 1e6:.1f} MB, opset {self.opset})",
+                f"export time      {self.export_seconds:.1f} s",
+                f"parity inputs    {self.n_inputs} windows of {self.window_samples} samples",
+                f"max |logit diff| {self.max_abs_logit_diff:.3e} (tolerance {self.logit_tolerance:.0e})",
+                f"max |prob diff|  {self.max_abs_probability_diff:.3e} (tolerance {self.probability_tolerance:.0e})",
+            ]
+        )
+
+
+def parity_inputs(window_samples: int, sample_rate: int, seed: int = 0) -> np.ndarray:
+    """Deterministic check windows: white noise, realistic test-box audio, silence.
+
+    The realistic ones are a low, coloured noise floor (about -60 dBFS) with a
+    stationary tone and periodic clicks, at a few levels, like recordings of a
+    hearing aid in a test box with and without an artifact.
+
+    Returns
+    -------
+    np.ndarray
+        float32, shape ``(8, window_samples)``, values in [-1, 1].
+    """
+    rng = np.random.default_rng(seed)
+    t = np.arange(window_samples) / sample_rate
+    rows = [rng.uniform(-1.0, 1.0, window_samples), 0.1 * rng.standard_normal(window_samples)]
+    for level_db, tone_hz, tick_s in [(-60, 0.0, 0.0), (-50, 3000.0, 0.0), (-55, 2200.0, 0.5), (-40, 0.0, 0.7)]:
+        white = rng.standard_normal(window_samples)
+        floor = np.cumsum(white) * 0.02 + white  # coloured (low-frequency heavy) noise
+        floor -= floor.mean()
+        floor *= 10 ** (level_db / 20) / (np.std(floor) + 1e-12)
+        signal = floor
+        if tone_hz:
+            signal = signal + 10 ** ((level_db + 15) / 20) * np.sin(2 * np.pi * tone_hz * t)
+        if tick_s:
+            ticks = np.zeros(window_samples)
+            ticks[:: int(tick_s * sample_rate)] = 10 ** ((level_db + 30) / 20)
+            signal = signal + ticks
+        rows.append(signal)
+    rows.append(np.zeros(window_samples))
+    rows.append(np.full(window_samples, 1e-4) * np.sign(np.sin(2 * np.pi * 50 * t)))
+    return np.clip(np.stack(rows), -1.0, 1.0).astype(np.float32)
+
+
+def export_onnx(
+    model_dir: str | Path,
+    out_path: str | Path,
+    opset: int = 18,
+    logit_tolerance: float = 1e-2,
+    probability_tolerance: float = 1e-3,
+) -> ParityReport:
+    """Export ``model_dir``'s model to ``out_path`` and check it against PyTorch.
+
+    Parameters
+    ----------
+    model_dir : str or Path
+        A model directory (``models.model_dir``).
+    out_path : str or Path
+        The ONNX file to write (parent directories are created).
+    opset : int
+        ONNX opset (>= 17 for the ``DFT`` op of the FFT front ends).
+    logit_tolerance, probability_tolerance : float
+        Largest accepted absolute differences between ONNX Runtime and PyTorch.
+
+    Returns
+    -------
+    ParityReport
+
+    Raises
+    ------
+    ExportError
+        The exporter failed, or ONNX Runtime disagrees with PyTorch beyond the tolerances.
+    """
+    import torch
+
+    from audio_artifacts.models.model_dir import load_model_dir
+
+    if opset < 17:
+        raise ValueError(f"opset must be >= 17 (DFT), got {opset}")
+    out_path = Path(out_path)
+    model, info = load_model_dir(model_dir)
+    model.eval()
+    width = info.window.window_samples(info.sample_rate)
+    inputs = parity_inputs(width, info.sample_rate)
+
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    began = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_file = Path(tmp) / out_path.name
+        try:
+            program = torch.onnx.export(
+                model,
+                (torch.from_numpy(inputs[:2]),),
+                dynamo=True,
+                input_names=[INPUT_NAME],
+                output_names=[OUTPUT_NAME],
+                dynamic_shapes={_forward_arg(model): {0: torch.export.Dim("batch", min=1, max=4096)}},
+                opset_version=opset,
+                optimize=True,
+                verbose=False,
+            )
+            program.save(str(tmp_file), external_data=False)
+        except Exception as exc:
+            raise ExportError(f"{model_dir}: ONNX export failed: {type(exc).__name__}: {exc}") from exc
+        export_seconds = time.perf_counter() - began
+        logit_diff, prob_diff = _parity(model, tmp_file, inputs)
+        if logit_diff > logit_tolerance or prob_diff > probability_tolerance:
+            raise ExportError(
+                f"{model_dir}: ONNX Runtime disagrees with PyTorch: max |logit diff| {logit_diff:.3e} "
+                f"(tolerance {logit_tolerance:.0e}), max |probability diff| {prob_diff:.3e} "
+                f"(tolerance {probability_tolerance:.0e}); {out_path} not written"
+            )
+        shutil.move(str(tmp_file), out_path)
+    return ParityReport(
+        onnx_path=str(out_path),
+        opset=opset,
+        n_inputs=int(inputs.shape[0]),
+        window_samples=width,
+        max_abs_logit_diff=logit_diff,
+        max_abs_probability_diff=prob_diff,
+        logit_tolerance=logit_tolerance,
+        probability_tolerance=probability_tolerance,
+        export_seconds=export_seconds,
+        size_bytes=out_path.stat().st_size,
+    )
+
+
+def install_onnx(onnx_path: str | Path, model_dir: str | Path) -> Path:
+    """Copy an exported file into ``model_dir`` as ``model.onnx`` (what ``auto`` backends pick)."""
+    target = Path(model_dir) / ONNX_FILE
+    if Path(onnx_path).resolve() != target.resolve():
+        shutil.copyfile(onnx_path, target)
+    return target
+
+
+def _forward_arg(model) -> str:
+    """Name of the forward's first parameter (dynamic_shapes is keyed by it)."""
+    import inspect
+
+    params = list(inspect.signature(model.forward).parameters)
+    if not params:
+        raise ExportError("model.forward takes no waveform argument")
+    return params[0]
+
+
+def _parity(model, onnx_file: Path, inputs: np.ndarray) -> tuple[float, float]:
+    """Max abs logit and probability differences, ORT vs torch, with two batch shapes."""
+    import torch
+
+    backend = OnnxBackend(onnx_file)
+    with torch.inference_mode():
+        reference = model(torch.from_numpy(inputs)).float().reshape(-1).numpy()
+    # the whole set as one batch, then one window at a time: checks the dynamic axis
+    ort_full = backend.logits(inputs)
+    ort_single = np.concatenate([backend.logits(inputs[i : i + 1]) for i in range(len(inputs))])
+    logit_diff = max(
+        float(np.max(np.abs(ort_full - reference))), float(np.max(np.abs(ort_single - reference)))
+    )
+    prob_diff = max(
+        float(np.max(np.abs(sigmoid(ort_full) - sigmoid(reference)))),
+        float(np.max(np.abs(sigmoid(ort_single) - sigmoid(reference)))),
+    )
+    if not np.all(np.isfinite(ort_full)):
+        raise ExportError(f"{onnx_file}: ONNX Runtime produced non-finite logits")
+    return logit_diff, prob_diff
