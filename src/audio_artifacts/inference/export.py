@@ -10,9 +10,12 @@ logits or probabilities differ by more than the tolerances raises
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import shutil
 import tempfile
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -154,17 +157,18 @@ def export_onnx(
     with tempfile.TemporaryDirectory() as tmp:
         tmp_file = Path(tmp) / out_path.name
         try:
-            program = torch.onnx.export(
-                model,
-                (torch.from_numpy(inputs[:2]),),
-                dynamo=True,
-                input_names=[INPUT_NAME],
-                output_names=[OUTPUT_NAME],
-                dynamic_shapes={_forward_arg(model): {0: torch.export.Dim("batch", min=1, max=4096)}},
-                opset_version=opset,
-                optimize=True,
-                verbose=False,
-            )
+            with _quiet_exporter():
+                program = torch.onnx.export(
+                    model,
+                    (torch.from_numpy(inputs[:2]),),
+                    dynamo=True,
+                    input_names=[INPUT_NAME],
+                    output_names=[OUTPUT_NAME],
+                    dynamic_shapes={_forward_arg(model): {0: torch.export.Dim("batch", min=1, max=4096)}},
+                    opset_version=opset,
+                    optimize=True,
+                    verbose=False,
+                )
             program.save(str(tmp_file), external_data=False)
         except Exception as exc:
             raise ExportError(f"{model_dir}: ONNX export failed: {type(exc).__name__}: {exc}") from exc
@@ -197,6 +201,20 @@ def install_onnx(onnx_path: str | Path, model_dir: str | Path) -> Path:
     if Path(onnx_path).resolve() != target.resolve():
         shutil.copyfile(onnx_path, target)
     return target
+
+
+@contextlib.contextmanager
+def _quiet_exporter():
+    """Silence the exporter's registration chatter (e.g. "torchvision is not installed")."""
+    logger = logging.getLogger("torch.onnx._internal.exporter._registration")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            yield
+    finally:
+        logger.setLevel(level)
 
 
 def _forward_arg(model) -> str:
