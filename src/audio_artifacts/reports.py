@@ -28,7 +28,7 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 STATUSES = ("ok", "error")
 VERDICTS = ("artifact", "no_artifact")
@@ -384,21 +384,30 @@ class _RowWriter:
     """Append-only text file, one row per result, durable after each row."""
 
     def __init__(self, path: str | os.PathLike[str], resume: bool = False) -> None:
-        self.path = Path(path)
+        self.path: Path | None = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         existing = resume and self.path.is_file() and self.path.stat().st_size > 0
         if existing:
             _drop_torn_tail(self.path)
         self._handle = open(self.path, "a" if existing else "w", encoding="utf-8", newline="")
+        self._owned = True
         self._fresh = self.path.stat().st_size == 0
+
+    @classmethod
+    def to_stream(cls, stream: TextIO):  # noqa: ANN206 - returns the concrete writer
+        """A writer on an open text stream (e.g. stdout): flushed per row, never closed."""
+        writer = cls.__new__(cls)
+        writer.path, writer._handle, writer._owned, writer._fresh = None, stream, False, True
+        return writer
 
     def _write_text(self, text: str) -> None:
         self._handle.write(text)
         self._handle.flush()
-        os.fsync(self._handle.fileno())
+        if self._owned:
+            os.fsync(self._handle.fileno())
 
     def close(self) -> None:
-        if not self._handle.closed:
+        if self._owned and not self._handle.closed:
             self._handle.close()
 
     def __enter__(self):  # noqa: ANN204 - returns the concrete writer
@@ -442,16 +451,25 @@ class CsvSummaryWriter(_RowWriter):
         self._write_text(buffer.getvalue())
 
     @staticmethod
-    def done_paths(path: str | os.PathLike[str]) -> set[str]:
-        """Paths of every complete row in an existing CSV summary (empty if none)."""
+    def read_rows(path: str | os.PathLike[str]) -> list[dict[str, str]]:
+        """Every complete row of an existing CSV summary, as strings by column name.
+
+        A torn last row (crash mid-write) and rows with the wrong number of
+        fields are skipped; a file without the expected header gives no rows.
+        """
         path = Path(path)
         if not path.is_file():
-            return set()
+            return []
         rows = csv.reader(io.StringIO(_complete_text(path)))
         header = next(rows, None)
         if header is None or list(header) != list(CSV_COLUMNS):
-            return set()
-        return {row[0] for row in rows if len(row) == len(CSV_COLUMNS)}
+            return []
+        return [dict(zip(CSV_COLUMNS, row)) for row in rows if len(row) == len(CSV_COLUMNS)]
+
+    @staticmethod
+    def done_paths(path: str | os.PathLike[str]) -> set[str]:
+        """Paths of every complete row in an existing CSV summary (empty if none)."""
+        return {row["path"] for row in CsvSummaryWriter.read_rows(path)}
 
 
 def read_jsonl(path: str | os.PathLike[str]) -> list[ScanResult]:
@@ -510,10 +528,12 @@ class TableFormatter:
         )
 
     @staticmethod
-    def footer(results: Sequence[ScanResult]) -> str:
-        failed = sum(not r.ok for r in results)
-        flagged = sum(r.flagged for r in results)
-        return f"{len(results)} file(s): {flagged} artifact, {len(results) - flagged - failed} no_artifact, {failed} error"
+    def footer(n_files: int, n_artifact: int, n_error: int) -> str:
+        """One line of counts, e.g. ``"3 file(s): 1 artifact, 1 no_artifact, 1 error"``."""
+        return (
+            f"{n_files} file(s): {n_artifact} artifact, "
+            f"{n_files - n_artifact - n_error} no_artifact, {n_error} error"
+        )
 
 
 def _duration(seconds: float | None) -> str:
@@ -529,5 +549,6 @@ def _duration(seconds: float | None) -> str:
 def format_table(results: Sequence[ScanResult], name_width: int = 40) -> str:
     """A readable table of ``results`` with a one-line count at the end."""
     table = TableFormatter(name_width)
-    lines = [table.header(), *(table.row(r) for r in results), "", table.footer(results)]
+    footer = table.footer(len(results), sum(r.flagged for r in results), sum(not r.ok for r in results))
+    lines = [table.header(), *(table.row(r) for r in results), "", footer]
     return "\n".join(lines)
