@@ -1,0 +1,98 @@
+"""Configuration of the HTTP inference service, passed in (never read from globals)."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+BACKENDS = ("auto", "torch", "onnx")
+
+# Environment variable that carries the configuration to uvicorn worker
+# processes when ``--workers`` > 1 (each worker builds its own app from it).
+CONFIG_ENV = "AUDIO_ARTIFACTS_SERVE_CONFIG"
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    """Everything the service needs to start.
+
+    Parameters
+    ----------
+    model_dir
+        Model directory to load; ``None`` loads the bundled default model.
+    backend
+        ``"auto"``, ``"torch"`` or ``"onnx"`` (``"onnx"`` needs ``model.onnx``).
+    threshold
+        Decision threshold on the artifact probability, in [0, 1]; ``None``
+        uses the threshold stored in the model directory. A request may still
+        pass its own.
+    batch_size
+        Windows per model call; ``None`` keeps the detector's default.
+    max_upload_mb
+        Largest accepted upload per file, in MiB (also the per-file limit of
+        the batch endpoint). Bigger uploads are refused with 413 while they
+        stream in.
+    max_batch_files
+        Most files accepted by one batch request.
+    inference_threads
+        Recordings analysed at the same time (threads off the event loop).
+    backend_threads
+        Compute threads of the inference backend; ``None`` keeps its default.
+    temp_dir
+        Parent folder of the service's upload folder; ``None`` uses the
+        system temporary folder. Uploads are deleted after each request.
+    """
+
+    model_dir: Path | None = None
+    backend: str = "auto"
+    threshold: float | None = None
+    batch_size: int | None = None
+    max_upload_mb: float = 200.0
+    max_batch_files: int = 32
+    inference_threads: int = 1
+    backend_threads: int | None = None
+    temp_dir: Path | None = None
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
+        if self.threshold is not None and not 0.0 <= self.threshold <= 1.0:
+            raise ValueError(f"threshold must lie in [0, 1], got {self.threshold}")
+        if self.batch_size is not None and self.batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
+        if not (math.isfinite(self.max_upload_mb) and self.max_upload_mb > 0):
+            raise ValueError(f"max_upload_mb must be a positive number of MiB, got {self.max_upload_mb}")
+        if self.max_batch_files < 1:
+            raise ValueError(f"max_batch_files must be at least 1, got {self.max_batch_files}")
+        if self.inference_threads < 1:
+            raise ValueError(f"inference_threads must be at least 1, got {self.inference_threads}")
+        if self.backend_threads is not None and self.backend_threads < 1:
+            raise ValueError(f"backend_threads must be at least 1, got {self.backend_threads}")
+        if self.model_dir is not None:
+            object.__setattr__(self, "model_dir", Path(self.model_dir))
+        if self.temp_dir is not None:
+            object.__setattr__(self, "temp_dir", Path(self.temp_dir))
+
+    @property
+    def max_upload_bytes(self) -> int:
+        """Per-file upload limit in bytes."""
+        return int(self.max_upload_mb * 1024 * 1024)
+
+    def to_json(self) -> str:
+        """Serialise for worker processes (paths as strings)."""
+        data = asdict(self)
+        for key in ("model_dir", "temp_dir"):
+            if data[key] is not None:
+                data[key] = str(data[key])
+        return json.dumps(data)
+
+    @classmethod
+    def from_json(cls, text: str) -> "ServiceConfig":
+        """Inverse of :meth:`to_json`; unknown keys are an error."""
+        data = json.loads(text)
+        unknown = set(data) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"unknown service configuration keys: {', '.join(sorted(unknown))}")
+        return cls(**data)
