@@ -14,6 +14,7 @@ block size whatever the recording's length. Every bad input becomes an
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,24 +80,36 @@ class AudioInfo:
 
 
 def _check_path(path: Path) -> None:
-    """Raise AudioLoadError for paths that are not readable regular files."""
-    if not path.exists():
-        if path.is_symlink():
-            raise AudioLoadError(path, "broken symbolic link (its target does not exist)")
-        raise AudioLoadError(path, "file does not exist")
-    if path.is_dir():
+    """Raise AudioLoadError for paths that are not readable, non-empty regular files."""
+    try:
+        status = os.stat(path)
+    except FileNotFoundError:
+        if os.path.islink(path):
+            raise AudioLoadError(path, "broken symbolic link (its target does not exist)") from None
+        raise AudioLoadError(path, "file does not exist") from None
+    except PermissionError:
+        raise AudioLoadError(path, "permission denied (the file or a folder above it is not accessible)") from None
+    except OSError as exc:
+        raise AudioLoadError(path, f"cannot be accessed: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(status.st_mode):
         raise AudioLoadError(path, "is a directory, not an audio file")
-    if not path.is_file():
-        raise AudioLoadError(path, "is not a regular file")
+    if not stat.S_ISREG(status.st_mode):
+        raise AudioLoadError(path, "is not a regular file (a pipe, socket or device?)")
+    if status.st_size == 0:
+        raise AudioLoadError(path, "empty file (0 bytes)")
     try:
         with open(path, "rb") as handle:
-            head = handle.read(16)
+            handle.read(16)
     except PermissionError:
-        raise AudioLoadError(path, "permission denied (file is not readable)") from None
+        raise AudioLoadError(path, "permission denied (the file is not readable)") from None
     except OSError as exc:
-        raise AudioLoadError(path, f"cannot be opened: {exc.strerror or exc}") from None
-    if not head:
-        raise AudioLoadError(path, "empty file (0 bytes)")
+        raise AudioLoadError(path, f"cannot be read: {exc.strerror or exc}") from None
+
+
+def _looks_like_audio(head: bytes) -> bool:
+    """True when the first bytes are a known audio container or an MPEG frame sync."""
+    mpeg_sync = len(head) >= 2 and head[0] == 0xFF and (head[1] & 0xE0) == 0xE0
+    return head.startswith(_AUDIO_MAGIC) or head[4:8] == b"ftyp" or mpeg_sync
 
 
 def _open(path: Path) -> sf.SoundFile:
@@ -108,7 +121,9 @@ def _open(path: Path) -> sf.SoundFile:
         with open(path, "rb") as raw:
             head = raw.read(16)
         detail = str(exc).split(": ", 1)[-1] if str(exc) else type(exc).__name__
-        if head.startswith(_AUDIO_MAGIC) or head[4:8] == b"ftyp":
+        if "does not exist" in detail:  # libsndfile's catch-all; the file does exist
+            detail = "libsndfile cannot parse it"
+        if _looks_like_audio(head):
             raise AudioLoadError(path, f"damaged or truncated audio header ({detail})") from None
         raise AudioLoadError(path, f"not an audio file that libsndfile can read ({detail})") from None
     except OSError as exc:
@@ -117,8 +132,15 @@ def _open(path: Path) -> sf.SoundFile:
         handle.close()
         raise AudioLoadError(path, f"invalid header: {handle.samplerate} Hz, {handle.channels} channels")
     if handle.frames <= 0:
+        # Some containers (Ogg) report 0 frames when their end is cut off.
+        try:
+            probe = handle.read(1024, dtype="float32", always_2d=True).shape[0]
+        except (sf.LibsndfileError, RuntimeError):
+            probe = 0
         handle.close()
-        raise AudioLoadError(path, "contains no audio frames (zero-length recording)")
+        if probe:
+            raise AudioLoadError(path, "damaged or truncated file: header reports 0 frames but audio data follows")
+        raise AudioLoadError(path, "contains no decodable audio frames (zero-length or truncated recording)")
     return handle
 
 
@@ -213,7 +235,12 @@ def _blocks(path: Path, handle: sf.SoundFile, config: AudioConfig) -> Iterator[n
             try:
                 block = handle.read(block_frames, dtype="float32", always_2d=True)
             except (sf.LibsndfileError, RuntimeError) as exc:
-                raise AudioLoadError(path, f"read failed at {frames_read / rate_in:.3f} s: {exc}") from None
+                detail = str(exc).replace("Error : ", "")
+                raise AudioLoadError(
+                    path,
+                    f"decoding failed after {frames_read / rate_in:.3f} s of audio "
+                    f"(damaged or truncated file?): {detail}",
+                ) from None
             if block.shape[0] == 0:
                 break
             finite = np.isfinite(block)
