@@ -1,0 +1,92 @@
+"""Wavegram-Logmel-CNN14: Cnn14 fed by log-mel *and* a learned waveform front end."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from audio_artifacts.models.panns.base import PannsBackbone
+from audio_artifacts.models.panns.blocks import (
+    ConvBlock,
+    WaveConvBlock,
+    init_batchnorm,
+    init_conv_or_linear,
+)
+
+WAVEGRAM_STRIDE = 5 * 4 * 4 * 4
+"""Samples per wavegram frame: the stride-5 first conv and three 4x poolings."""
+WAVEGRAM_BINS = 32
+"""The 128 wavegram channels are read as 4 groups of 32 "frequency" bins."""
+
+
+class WavegramLogmelCnn14(PannsBackbone):
+    """PANNs Wavegram-Logmel-CNN14, state-dict compatible with the official checkpoint.
+
+    The wavegram branch (``pre_*``) learns a time-frequency map from the raw
+    waveform, one frame per 320 samples; after ``conv_block1`` both maps have
+    64 channels at half the frame rate and are concatenated (128 channels)
+    before ``conv_block2`` ... ``conv_block6`` and the clip head. Parameters
+    as `Cnn14`, except that the branch fixes ``hop_size`` to 320 and
+    ``mel_bins`` to 64 (it yields 32 bins after pooling, like 64 mel bins).
+
+    If an input length makes the two maps differ by a frame (PANNs would
+    fail), the longer one is cropped to the shorter.
+    """
+
+    def __init__(
+        self,
+        sample_rate: int = 32000,
+        window_size: int = 1024,
+        hop_size: int = 320,
+        mel_bins: int = 64,
+        fmin: float = 50.0,
+        fmax: float = 14000.0,
+        classes_num: int = 527,
+    ) -> None:
+        super().__init__(sample_rate, window_size, hop_size, mel_bins, fmin, fmax, classes_num)
+        if hop_size != WAVEGRAM_STRIDE:
+            raise ValueError(
+                f"WavegramLogmelCnn14 needs hop_size={WAVEGRAM_STRIDE} (its waveform branch "
+                f"makes one frame per {WAVEGRAM_STRIDE} samples), got {hop_size}"
+            )
+        if mel_bins != 2 * WAVEGRAM_BINS:
+            raise ValueError(
+                f"WavegramLogmelCnn14 needs mel_bins={2 * WAVEGRAM_BINS} to match its waveform "
+                f"branch, got {mel_bins}"
+            )
+        # Registration order = the official checkpoint's key order (pre_* first).
+        self.pre_conv0 = nn.Conv1d(1, 64, kernel_size=11, stride=5, padding=5, bias=False)
+        self.pre_bn0 = nn.BatchNorm1d(64)
+        self.pre_block1 = WaveConvBlock(64, 64, pool_size=4)
+        self.pre_block2 = WaveConvBlock(64, 128, pool_size=4)
+        self.pre_block3 = WaveConvBlock(128, 128, pool_size=4)
+        self.pre_block4 = ConvBlock(4, 64, (2, 1))
+        init_conv_or_linear(self.pre_conv0)
+        init_batchnorm(self.pre_bn0)
+        self._build_front_end()
+        channels = ((1, 64), (128, 128), (128, 256), (256, 512), (512, 1024), (1024, 2048))
+        for index, (c_in, c_out) in enumerate(channels, start=1):
+            pool = (2, 2) if index < len(channels) else None
+            setattr(self, f"conv_block{index}", ConvBlock(c_in, c_out, pool))
+        self._build_clip_head()
+
+    def wavegram(self, waveform: torch.Tensor) -> torch.Tensor:
+        """``(B, samples)`` -> wavegram features ``(B, 64, frames // 2, 32)``."""
+        a = F.relu(self.pre_bn0(self.pre_conv0(waveform.unsqueeze(1))))
+        a = self.pre_block3(self.pre_block2(self.pre_block1(a)))
+        batch, channels, frames = a.shape
+        a = a.reshape(batch, channels // WAVEGRAM_BINS, WAVEGRAM_BINS, frames).transpose(2, 3)
+        return self.pre_block4(a)
+
+    def forward(self, waveform: torch.Tensor) -> dict[str, torch.Tensor]:
+        wave = self.wavegram(waveform)
+        x = self.conv_block1(self._log_mel(waveform))
+        frames = min(x.shape[2], wave.shape[2])
+        x = torch.cat((x[:, :, :frames], wave[:, :, :frames]), dim=1)
+        x = F.dropout(x, p=0.2, training=self.training)
+        for index in range(2, 7):
+            x = getattr(self, f"conv_block{index}")(x)
+            if index < 6:
+                x = F.dropout(x, p=0.2, training=self.training)
+        return self._clip_outputs(x)
