@@ -1,0 +1,345 @@
+"""The fast default CPU model: hand-designed measures of stationarity and periodicity.
+
+Hearing-aid artifacts are either *stationary narrow lines* (whine, clock spurs,
+idle tones, buzz combs) or *periodic / isolated impulses and modulations*
+(TDMA and packet buzz, ticks, thumps, a gated noise floor, clicks), often at low
+level and often intermittent. A generic image CNN on a log-mel picture spends
+its budget learning what these few measures say directly, and the mel scale
+throws away the frequency resolution a weak line needs. So this model computes
+them explicitly and learns only small networks on top:
+
+1. **Fine STFT** (``n_fft`` 2048 at 32 kHz: 15.6 Hz bins, hop 1024) up to
+   ``fmax``. A line keeps its energy in one bin, the noise spreads over all.
+2. **Per-bin temporal statistics** in blocks of about 1 s: mean log power
+   (relative to the window), prominence over the neighbouring bins, standard
+   deviation over time, peak over the mean, and mean frame-to-frame change.
+   A noise bin's log power fluctuates by about 5.6 dB (standard deviation of a
+   chi-square with 2 degrees of freedom in dB) whatever its level; a line's
+   bin is steadier. Blocks keep intermittent artifacts visible.
+   A small 1-D CNN across frequency turns them into line evidence, pooled by
+   max (one line is enough) and mean over bins and blocks.
+3. **Comb measure**: autocorrelation across frequency of the prominence
+   profile (lags up to ``comb_lags`` bins): harmonic families and buzz combs
+   (50-217 Hz spacings) give periodic peaks.
+4. **Slow periodicity**: normalised autocorrelation over time of a few band
+   log-energy envelopes at the frame rate (lags up to ``max_lag_s``):
+   ticks every 0.5-1.3 s, thumps, slow floor modulation.
+5. **Fast periodicity and transients**: 1 ms energy envelopes of the
+   waveform and of its first difference, in 1 s blocks: their normalised
+   autocorrelation at lags up to ``fast_lags`` ms (TDMA 4.6 ms, packet
+   intervals 7.5-20 ms, floor modulation at packet rates) and their peak over
+   the mean (clicks).
+
+A small MLP head maps the pooled features to one artifact logit per window.
+
+The FFT is ``torch.fft.rfft`` in PyTorch. Under export (``torch.onnx.export``
+with ``dynamo=True``) the same spectrum is computed as a two-stage
+Cooley-Tukey DFT made of matrix products, because ONNX Runtime's ``DFT``
+operator is many times slower than its ``MatMul`` (see docs/models.md).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import nn
+
+
+def _split_size(n: int) -> tuple[int, int]:
+    """Factor ``n = n1 * n2`` with ``n2`` the largest divisor <= sqrt(n)."""
+    n2 = int(math.isqrt(n))
+    while n % n2:
+        n2 -= 1
+    return n // n2, n2
+
+
+class FramePower(nn.Module):
+    """Power spectrum of Hann-windowed frames, bins ``0 .. n_bins - 1``.
+
+    ``(batch, samples) -> (batch, frames, n_bins)``, frames without centring:
+    ``frames = (samples - n_fft) // hop + 1``.
+
+    Parameters
+    ----------
+    n_fft
+        Frame length in samples (also the DFT size).
+    hop
+        Frame hop in samples.
+    n_bins
+        Number of lowest bins kept (<= ``n_fft // 2 + 1``).
+    """
+
+    def __init__(self, n_fft: int, hop: int, n_bins: int) -> None:
+        super().__init__()
+        if not 0 < n_bins <= n_fft // 2 + 1:
+            raise ValueError(f"n_bins must be in 1..{n_fft // 2 + 1}, got {n_bins}")
+        self.n_fft, self.hop, self.n_bins = n_fft, hop, n_bins
+        self.register_buffer("window", torch.hann_window(n_fft, periodic=True), persistent=False)
+        # Matrix-product DFT (used under export): n = n1 + N1*n2, k = k2 + N2*k1.
+        big, small = _split_size(n_fft)
+        self.n1, self.n2 = big, small
+        self.k1_count = math.ceil(n_bins / small)
+        n2 = torch.arange(small, dtype=torch.float64)
+        n1 = torch.arange(big, dtype=torch.float64)
+        k1 = torch.arange(self.k1_count, dtype=torch.float64)
+        inner = -2 * math.pi * torch.outer(n2, n2) / small  # [k2, n2]
+        twiddle = -2 * math.pi * torch.outer(n2, n1) / n_fft  # [k2, n1]
+        outer = -2 * math.pi * torch.outer(n1, k1) / big  # [n1, k1]
+        buffers = {
+            "inner_re": torch.cos(inner), "inner_im": torch.sin(inner),
+            "twiddle_re": torch.cos(twiddle), "twiddle_im": torch.sin(twiddle),
+            # [[re, im], [-im, re]] so one product gives real and imaginary parts
+            "outer": torch.cat(
+                [torch.cat([torch.cos(outer), torch.sin(outer)], 1),
+                 torch.cat([-torch.sin(outer), torch.cos(outer)], 1)], 0),
+            "window_grid": torch.hann_window(n_fft, periodic=True, dtype=torch.float64).view(small, big),
+        }
+        for name, value in buffers.items():
+            self.register_buffer(name, value.float(), persistent=False)
+
+    def n_frames(self, n_samples: int) -> int:
+        """Frames for an input of ``n_samples`` samples."""
+        return (n_samples - self.n_fft) // self.hop + 1
+
+    def forward(self, waveform: torch.Tensor) -> torch.Tensor:
+        frames = waveform.unfold(-1, self.n_fft, self.hop)
+        if torch.compiler.is_exporting():
+            return self._matmul_power(frames)
+        spectrum = torch.fft.rfft(frames * self.window, dim=-1)[..., : self.n_bins]
+        return (spectrum * spectrum.conj()).real
+
+    def _matmul_power(self, frames: torch.Tensor) -> torch.Tensor:
+        batch, count = frames.shape[0], frames.shape[1]
+        grid = frames.reshape(batch, count, self.n2, self.n1) * self.window_grid
+        y_re = torch.matmul(self.inner_re, grid)  # (B, T, k2, n1)
+        y_im = torch.matmul(self.inner_im, grid)
+        z_re = y_re * self.twiddle_re - y_im * self.twiddle_im
+        z_im = y_re * self.twiddle_im + y_im * self.twiddle_re
+        out = torch.matmul(torch.cat([z_re, z_im], -1), self.outer)  # (B, T, k2, 2*k1)
+        power = out[..., : self.k1_count].square() + out[..., self.k1_count :].square()
+        return power.transpose(-1, -2).reshape(batch, count, -1)[..., : self.n_bins]
+
+
+def normalised_autocorrelation(signal: torch.Tensor, max_lag: int) -> torch.Tensor:
+    """Autocorrelation of mean-removed signals at lags ``1 .. max_lag``, over lag 0.
+
+    Parameters
+    ----------
+    signal
+        ``(..., length)`` with ``length > max_lag``.
+    max_lag
+        Largest lag in samples.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(..., max_lag)``; about 0 for white noise, near 1 at the period of a
+        periodic signal.
+    """
+    centred = signal - signal.mean(-1, keepdim=True)
+    length = signal.shape[-1] - max_lag
+    head = centred[..., :length]
+    # one product per lag: contiguous reads, unlike an unfold that materialises all lags
+    products = [(head * centred[..., lag : lag + length]).mean(-1) for lag in range(max_lag + 1)]
+    return torch.stack(products[1:], -1) / (products[0].unsqueeze(-1) + 1e-6)
+
+
+class FastArtifactNet(nn.Module):
+    """The default CPU model: ``waveform (B, samples) -> logits (B,)``.
+
+    Parameters
+    ----------
+    sample_rate
+        Input rate in Hz.
+    n_fft, hop
+        STFT frame and hop in samples (2048 / 1024: 15.6 Hz bins, 32 ms hop).
+    fmax
+        Highest analysed frequency in Hz.
+    block_seconds
+        Length of the blocks over which temporal statistics are taken.
+    bands
+        Band edges in Hz of the slow envelopes (ascending, up to ``fmax``).
+    max_lag_s
+        Largest lag of the slow envelope autocorrelation, seconds.
+    comb_lags
+        Largest lag in bins of the across-frequency autocorrelation.
+    fast_hop
+        Samples per value of the fast energy envelopes (32 = 1 ms at 32 kHz).
+    fast_lags
+        Largest lag (in envelope values) of the fast autocorrelation.
+    channels
+        Width of the across-frequency CNN.
+    hidden
+        Width of the head.
+    dropout
+        Dropout before the last layer.
+    line_stats
+        Use the per-bin temporal statistics (sd, peak, change); False keeps only
+        the mean spectrum and prominence (ablation).
+    periodicity
+        Use the slow and fast periodicity branches (ablation).
+    """
+
+    def __init__(
+        self,
+        sample_rate: int = 32000,
+        n_fft: int = 2048,
+        hop: int = 1024,
+        fmax: float = 12000.0,
+        block_seconds: float = 1.0,
+        bands: tuple[float, ...] | list[float] = (0, 300, 1000, 2000, 3500, 5500, 8000, 12000),
+        max_lag_s: float = 1.5,
+        comb_lags: int = 24,
+        fast_hop: int = 32,
+        fast_lags: int = 40,
+        channels: int = 24,
+        hidden: int = 64,
+        dropout: float = 0.2,
+        line_stats: bool = True,
+        periodicity: bool = True,
+    ) -> None:
+        super().__init__()
+        if not 0 < fmax <= sample_rate / 2:
+            raise ValueError(f"fmax must be in (0, sample_rate/2], got {fmax}")
+        bands = [float(b) for b in bands]
+        if len(bands) < 2 or any(b <= a for a, b in zip(bands, bands[1:])) or bands[-1] > fmax:
+            raise ValueError(f"bands must be >= 2 ascending edges up to fmax={fmax}, got {bands}")
+        self._arguments = dict(
+            sample_rate=sample_rate, n_fft=n_fft, hop=hop, fmax=fmax, block_seconds=block_seconds,
+            bands=bands, max_lag_s=max_lag_s, comb_lags=comb_lags, fast_hop=fast_hop,
+            fast_lags=fast_lags, channels=channels, hidden=hidden, dropout=dropout,
+            line_stats=line_stats, periodicity=periodicity,
+        )
+        self.sample_rate = sample_rate
+        bin_hz = sample_rate / n_fft
+        n_bins = int(fmax / bin_hz) + 1
+        self.power = FramePower(n_fft, hop, n_bins)
+        self.block_frames = max(2, round(block_seconds * sample_rate / hop))
+        self.max_lag = max(1, round(max_lag_s * sample_rate / hop))
+        self.comb_lags = comb_lags
+        self.fast_hop, self.fast_lags = fast_hop, fast_lags
+        self.fast_block = max(fast_lags + 2, round(block_seconds * sample_rate / fast_hop))
+        self.line_stats, self.periodicity = line_stats, periodicity
+        self.spec_augment: nn.Module | None = None
+
+        freqs = torch.arange(n_bins) * bin_hz
+        self.register_buffer("bin_position", (freqs / fmax).float(), persistent=False)
+        edges = torch.tensor(bands)
+        member = ((freqs[:, None] >= edges[:-1]) & (freqs[:, None] < edges[1:])).float()
+        member[-1, -1] = 1.0  # the bin at fmax belongs to the top band
+        self.register_buffer("band_matrix", member / member.sum(0).clamp(min=1), persistent=False)
+
+        stat_channels = 6 if line_stats else 3  # (mean, prominence, position) + (sd, peak, change)
+        self.line_norm = nn.BatchNorm1d(stat_channels)
+        self.line_cnn = nn.Sequential(
+            nn.Conv1d(stat_channels, channels, 5, padding=2), nn.ReLU(),
+            nn.Conv1d(channels, channels, 5, padding=2), nn.ReLU(),
+        )
+        self.comb_mlp = nn.Sequential(nn.Linear(comb_lags, 16), nn.ReLU())
+        features = 4 * channels + 2 * 16
+        if periodicity:
+            n_bands = len(bands) - 1
+            self.slow_mlp = nn.Sequential(nn.Linear(self.max_lag, 32), nn.ReLU())
+            self.fast_mlp = nn.Sequential(nn.Linear(fast_lags + 1, 32), nn.ReLU())
+            features += 2 * 32 + 2 * 2 * 32
+            self.n_bands = n_bands
+        self.head = nn.Sequential(
+            nn.Linear(features, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, 1)
+        )
+
+    def arguments(self) -> dict[str, Any]:
+        """Constructor arguments (JSON-serialisable), to rebuild this model."""
+        return dict(self._arguments)
+
+    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
+        """``{"backbone": feature stages, "head": the final MLP}``."""
+        head = list(self.head.parameters())
+        head_ids = {id(p) for p in head}
+        return {
+            "backbone": [p for p in self.parameters() if id(p) not in head_ids],
+            "head": head,
+        }
+
+    # --- feature stages (public so tests and docs can look at them) -----------------
+
+    def log_power(self, waveform: torch.Tensor) -> torch.Tensor:
+        """``(B, samples) -> (B, 1, frames, bins)`` log power in dB (the feature map)."""
+        power = self.power(waveform)
+        return (10.0 * torch.log10(power + 1e-10)).unsqueeze(1)
+
+    def bin_statistics(self, log_power: torch.Tensor) -> torch.Tensor:
+        """Per-bin temporal statistics in blocks.
+
+        ``(B, 1, frames, bins) -> (B * blocks, channels, bins)``; channels are
+        mean (dB re window mean), prominence over +-8 neighbour bins, bin
+        position, then (if ``line_stats``) standard deviation over time (dB),
+        peak over mean (dB), mean absolute frame-to-frame change (dB).
+        """
+        batch, _, frames, bins = log_power.shape
+        blocks = max(1, frames // self.block_frames)
+        length = min(frames, blocks * self.block_frames) if frames >= self.block_frames else frames
+        x = log_power[:, 0, :length].reshape(batch * blocks, length // blocks, bins)
+        mean = x.mean(1)  # (B*K, bins)
+        level = mean.mean(-1, keepdim=True)
+        local = nn.functional.avg_pool1d(
+            mean.unsqueeze(1), 17, stride=1, padding=8, count_include_pad=False
+        ).squeeze(1)
+        stats = [(mean - level) / 10.0, (mean - local) / 5.0, self.bin_position.expand_as(mean)]
+        if self.line_stats:
+            spread = (x - mean.unsqueeze(1)).square().mean(1).sqrt()
+            peak = x.amax(1) - mean
+            change = (x[:, 1:] - x[:, :-1]).abs().mean(1)
+            stats += [spread / 5.6, peak / 10.0, change / 7.0]
+        return torch.stack(stats, 1)
+
+    def comb_correlation(self, statistics: torch.Tensor) -> torch.Tensor:
+        """Across-frequency autocorrelation of the prominence: ``(N, C, bins) -> (N, comb_lags)``."""
+        return normalised_autocorrelation(statistics[:, 1], self.comb_lags)
+
+    def slow_periodicity(self, log_power: torch.Tensor) -> torch.Tensor:
+        """Band envelope autocorrelation: ``(B, 1, frames, bins) -> (B, bands, max_lag)``."""
+        band_power = torch.matmul(torch.pow(10.0, log_power[:, 0] / 10.0), self.band_matrix)
+        envelope = 10.0 * torch.log10(band_power + 1e-10).transpose(1, 2)  # (B, bands, frames)
+        return normalised_autocorrelation(envelope, self.max_lag)
+
+    def fast_periodicity(self, waveform: torch.Tensor) -> torch.Tensor:
+        """1 ms envelopes of the waveform and its difference, in blocks.
+
+        ``(B, samples) -> (B * blocks, 2, fast_lags + 1)``: normalised
+        autocorrelation at lags 1..fast_lags, then the peak over the mean (dB / 10).
+        """
+        batch = waveform.shape[0]
+        signals = torch.stack([waveform[:, 1:], waveform[:, 1:] - waveform[:, :-1]], 1)
+        count = signals.shape[-1] // self.fast_hop
+        energy = signals[..., : count * self.fast_hop].reshape(batch, 2, count, self.fast_hop)
+        envelope = 10.0 * torch.log10(energy.square().mean(-1) + 1e-10)  # (B, 2, count)
+        blocks = max(1, count // self.fast_block)
+        size = count // blocks
+        env = envelope[..., : blocks * size].reshape(batch, 2, blocks, size).transpose(1, 2)
+        env = env.reshape(batch * blocks, 2, size)
+        correlation = normalised_autocorrelation(env, self.fast_lags)
+        peak = (env.amax(-1, keepdim=True) - env.mean(-1, keepdim=True)) / 10.0
+        return torch.cat([correlation, peak], -1)
+
+    def forward(self, waveform: torch.Tensor) -> torch.Tensor:
+        """``waveform (B, samples)`` at ``sample_rate`` -> artifact logits ``(B,)``."""
+        if waveform.dim() != 2:
+            raise ValueError(f"expected waveform (batch, samples), got shape {tuple(waveform.shape)}")
+        batch = waveform.shape[0]
+        log_power = self.log_power(waveform)
+        if self.spec_augment is not None and self.training:
+            log_power = self.spec_augment(log_power)
+
+        stats = self.bin_statistics(log_power)
+        lines = self.line_cnn(self.line_norm(stats))  # (B*K, C, bins)
+        lines = torch.cat([lines.amax(-1), lines.mean(-1)], -1).reshape(batch, -1, lines.shape[1] * 2)
+        comb = self.comb_mlp(self.comb_correlation(stats)).reshape(batch, -1, 16)
+        parts = [lines.amax(1), lines.mean(1), comb.amax(1), comb.mean(1)]
+        if self.periodicity:
+            slow = self.slow_mlp(self.slow_periodicity(log_power))  # (B, bands, 32)
+            fast = self.fast_mlp(self.fast_periodicity(waveform))  # (B*K, 2, 32)
+            fast = fast.reshape(batch, -1, 2 * 32)
+            parts += [slow.amax(1), slow.mean(1), fast.amax(1), fast.mean(1)]
+        return self.head(torch.cat(parts, -1)).squeeze(-1)
