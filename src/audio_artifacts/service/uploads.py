@@ -265,9 +265,9 @@ async def receive_form(
     try:
         async for chunk in body:
             received += len(chunk)
+            parser.write(chunk)  # first, so a too-large file is named in the answer
             if received > limits.max_body_bytes:
                 raise UploadError(413, "request body is larger than the upload limit")
-            parser.write(chunk)
         parser.finalize()
     except MultipartParseError as exc:
         raise UploadError(400, f"malformed multipart body: {exc}") from None
