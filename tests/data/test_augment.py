@@ -95,16 +95,17 @@ def test_time_shift_stays_inside_recording_and_within_max_shift():
     assert aug.TimeShift(p=0.0).start(7, n, w, SR, rng) == 7
 
 
-def tone_renderer(rng, n, sample_rate, host):
-    t = np.arange(n) / sample_rate
-    return np.sin(2 * np.pi * 3000 * t), "tonal"
+def tone_renderer(rng, host, sample_rate, level_db):
+    t = np.arange(host.size) / sample_rate
+    rms = np.sqrt(np.mean(host.astype(np.float64) ** 2))
+    return (np.sqrt(2) * rms * 10 ** ((level_db or 0.0) / 20) * np.sin(2 * np.pi * 3000 * t)), "tonal"
 
 
-def test_injection_turns_clean_windows_positive_and_raises_band_energy():
+def test_injection_turns_clean_windows_positive_and_passes_the_level():
     x = noise(rms=0.01)
     inject = aug.ArtifactInjection(tone_renderer, SR, p=1.0, min_db=-10, max_db=-10)
     y, label = inject(x, 0.0, np.random.default_rng(5))
-    assert label == 1.0
+    assert label == 1.0 and y.dtype == np.float32
     assert inject.last_params == {"type": "tonal", "level_db": -10.0}
     assert rms_db(y - x) - rms_db(x) == pytest.approx(-10.0, abs=0.01)
     assert band_db(y, 2998, 3002) - band_db(x, 2998, 3002) > 20
@@ -112,6 +113,30 @@ def test_injection_turns_clean_windows_positive_and_raises_band_energy():
     # windows that already hold an artifact are left alone
     same, label = inject(x, 1.0, np.random.default_rng(5))
     assert same is x and label == 1.0
+    with pytest.raises(ValueError, match="both"):
+        aug.ArtifactInjection(tone_renderer, SR, min_db=-3)
+
+
+@pytest.mark.parametrize("kind", ["tonal", "tdma_buzz", "periodic_ticks", "noise_am"])
+def test_simulated_injection_raises_energy_in_the_artifact_band(kind):
+    x = noise(seconds=3.0, rms=0.01, seed=11)
+    render = aug.simulated_artifacts([kind])
+    inject = aug.ArtifactInjection(render, SR, p=1.0, min_db=15, max_db=15)
+    y, label = inject(x, 0.0, np.random.default_rng(12))
+    assert label == 1.0 and y.shape == x.shape
+    assert inject.last_params == {"type": kind, "level_db": 15.0}
+    added = y.astype(np.float64) - x
+    # band where the artifact put its energy: the loudest 100 Hz band of the added signal
+    spec = np.abs(np.fft.rfft(added)) ** 2
+    f = np.fft.rfftfreq(added.size, 1 / SR)
+    centre = f[np.argmax(np.convolve(spec, np.ones(300), mode="same"))]
+    low, high = max(0.0, centre - 50), centre + 50
+    assert band_db(y, low, high) - band_db(x, low, high) > 3.0
+
+
+def test_simulated_artifacts_rejects_unknown_types():
+    with pytest.raises(ValueError, match="unknown artifact types"):
+        aug.simulated_artifacts(["whistle"])
 
 
 def test_compose_applies_in_order_and_reports_params():
@@ -121,7 +146,8 @@ def test_compose_applies_in_order_and_reports_params():
     y, label = chain(x, 0.0, np.random.default_rng(0))
     assert label == 1.0 and set(chain.last_params) == {"gain", "inject"}
     # injected at -6 dB relative to the already amplified window
-    assert rms_db(y - 2 * x) - rms_db(2 * x) == pytest.approx(-6.0, abs=0.05)
+    amplified = x * np.float32(10 ** (6 / 20))
+    assert rms_db(y - amplified) - rms_db(amplified) == pytest.approx(-6.0, abs=0.05)
 
 
 def test_spec_augment_masks_time_and_frequency_with_the_mean():

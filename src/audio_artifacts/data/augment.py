@@ -32,6 +32,7 @@ __all__ = [
     "TimeShift",
     "WaveformTransform",
     "mixup",
+    "simulated_artifacts",
 ]
 
 
@@ -178,28 +179,62 @@ class TimeShift:
         return int(rng.integers(low, high + 1))
 
 
-# (rng, n_samples, sample_rate, host window) -> (artifact signal (n,), its type)
-ArtifactRenderer = Callable[[np.random.Generator, int, int, np.ndarray], tuple[np.ndarray, str]]
+# (rng, host window (n,), sample_rate, level_db or None) -> (artifact to add (n,), its type)
+ArtifactRenderer = Callable[
+    [np.random.Generator, np.ndarray, int, "float | None"], tuple[np.ndarray, str]
+]
+
+
+def simulated_artifacts(types: Sequence[str] | None = None) -> ArtifactRenderer:
+    """A renderer drawing artifacts from the simulator (``simulate.artifacts.sample_artifact``).
+
+    The type is drawn uniformly from ``types`` (all simulator types by default,
+    then with the simulator's weights); the artifact sounds through the whole
+    window (never intermittent), so the window surely holds it. ``level_db`` is
+    the simulator's artifact-to-floor ratio in the artifact's band, measured
+    against the host window's own floor; None draws the simulator's per-type range.
+    """
+    from audio_artifacts.simulate.artifacts import ARTIFACT_TYPES, sample_artifact
+
+    chosen = tuple(types) if types else None
+    unknown = sorted(set(chosen or ()) - set(ARTIFACT_TYPES))
+    if unknown:
+        raise ValueError(f"unknown artifact types {unknown}; known: {', '.join(ARTIFACT_TYPES)}")
+
+    def render(rng: np.random.Generator, host: np.ndarray, sample_rate: int,
+               level_db: float | None) -> tuple[np.ndarray, str]:
+        kind = str(rng.choice(chosen)) if chosen else None
+        signal, events = sample_artifact(
+            rng, host.size, sample_rate, host.astype(np.float64), artifact_type=kind,
+            level_db=level_db, intermittent=False,
+        )
+        return signal, events[0].type if events else (kind or "unknown")
+
+    return render
 
 
 class ArtifactInjection(WaveformTransform):
     """Add a simulated artifact to a clean window; its label becomes 1.
 
-    Only windows labelled 0 are touched. ``render`` draws one artifact of the
-    window's length (from the simulator); it is scaled so that its RMS is
-    ``level_db`` in ``[min_db, max_db]`` relative to the window's RMS.
+    Only windows labelled 0 are touched. ``render`` returns the artifact to add,
+    already at its level (see :func:`simulated_artifacts`); ``level_db`` is drawn
+    uniformly in ``[min_db, max_db]`` and passed on, or None (the renderer's
+    own ranges) when both bounds are None.
     """
 
     name = "inject"
 
     def __init__(
         self, render: ArtifactRenderer, sample_rate: int, p: float = 0.3,
-        min_db: float = -30.0, max_db: float = 0.0,
+        min_db: float | None = None, max_db: float | None = None,
     ) -> None:
         super().__init__(p)
-        _check_range(min_db, max_db, "ArtifactInjection", "level in dB")
+        if (min_db is None) != (max_db is None):
+            raise ValueError("ArtifactInjection: give both min_db and max_db, or neither")
+        if min_db is not None:
+            _check_range(min_db, max_db, "ArtifactInjection", "level in dB")
         self.render, self.sample_rate = render, int(sample_rate)
-        self.min_db, self.max_db = float(min_db), float(max_db)
+        self.min_db, self.max_db = min_db, max_db
 
     def __call__(self, samples, label, rng):
         if label >= 0.5:
@@ -208,18 +243,13 @@ class ArtifactInjection(WaveformTransform):
         return super().__call__(samples, label, rng)
 
     def apply(self, samples, label, rng):
-        artifact, kind = self.render(rng, samples.size, self.sample_rate, samples)
-        artifact = np.asarray(artifact, dtype=np.float64)[: samples.size]
-        level_db = float(rng.uniform(self.min_db, self.max_db))
+        level_db = None if self.min_db is None else float(rng.uniform(self.min_db, self.max_db))
+        artifact, kind = self.render(rng, samples, self.sample_rate, level_db)
+        artifact = np.asarray(artifact, dtype=np.float32)
+        if artifact.shape != samples.shape:
+            raise ValueError(f"artifact renderer returned shape {artifact.shape}, expected {samples.shape}")
         self.last_params = {"type": kind, "level_db": level_db}
-        host_rms, art_rms = _rms(samples), _rms(artifact)
-        if art_rms == 0.0:
-            return samples, label
-        reference = host_rms if host_rms > 0 else 1e-4
-        artifact *= reference * 10.0 ** (level_db / 20.0) / art_rms
-        out = samples.astype(np.float64)
-        out[: artifact.size] += artifact
-        return out.astype(np.float32), 1.0
+        return samples + artifact, 1.0
 
 
 class Compose:

@@ -134,8 +134,10 @@ class InjectConfig:
 
     p: float = 0.0
     types: list[str] = field(default_factory=list)  # empty: every simulator type
-    min_db: float = -30.0             # artifact level relative to the window RMS
-    max_db: float = 0.0
+    # artifact-to-floor ratio in the artifact's band (the simulator's level);
+    # null: the simulator's own range for each type
+    min_db: float | None = None
+    max_db: float | None = None
 
 
 @dataclass
@@ -405,9 +407,12 @@ def _check_values(cfg: TrainConfig) -> list[str]:
         group = dataclasses.asdict(getattr(cfg.augment, part.name))
         for key, low in group.items():
             high_key = "max_" + key[4:]
-            if key.startswith("min_") and high_key in group:
+            if key.startswith("min_") and high_key in group and None not in (low, group[high_key]):
                 need(low <= group[high_key], f"'augment.{part.name}.{key}' ({low}) must be <= "
                      f"'{high_key}' ({group[high_key]})")
+    inj = cfg.augment.inject
+    need((inj.min_db is None) == (inj.max_db is None),
+         "'augment.inject.min_db' and 'max_db': give both or neither")
     need(t.max_epochs >= 1 or t.max_steps > 0, "'trainer.max_epochs' must be >= 1")
     need(t.num_nodes >= 1, f"'trainer.num_nodes' must be >= 1, got {t.num_nodes}")
     return problems
