@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import shutil
 import tempfile
 import time
@@ -36,6 +37,9 @@ class ParityReport:
         Where the ONNX file was written.
     opset : int
         ONNX opset of the graph.
+    optimized : bool
+        Whether onnxscript's graph optimiser was applied (False when the
+        optimised graph failed the parity check and the plain one passed).
     n_inputs : int
         Number of windows compared (random, realistic and silent ones).
     window_samples : int
@@ -52,6 +56,7 @@ class ParityReport:
 
     onnx_path: str
     opset: int
+    optimized: bool
     n_inputs: int
     window_samples: int
     max_abs_logit_diff: float
@@ -69,7 +74,8 @@ class ParityReport:
         """Readable lines for the terminal."""
         return "\n".join(
             [
-                f"ONNX file        {self.onnx_path} ({self.size_bytes / 1e6:.1f} MB, opset {self.opset})",
+                f"ONNX file        {self.onnx_path} ({self.size_bytes / 1e6:.1f} MB, opset {self.opset}, "
+                f"{'optimised' if self.optimized else 'plain'} graph)",
                 f"export time      {self.export_seconds:.1f} s",
                 f"parity inputs    {self.n_inputs} windows of {self.window_samples} samples",
                 f"max |logit diff| {self.max_abs_logit_diff:.3e} (tolerance {self.logit_tolerance:.0e})",
@@ -140,8 +146,6 @@ def export_onnx(
     ExportError
         The exporter failed, or ONNX Runtime disagrees with PyTorch beyond the tolerances.
     """
-    import torch
-
     from audio_artifacts.models.model_dir import load_model_dir
 
     if opset < 17:
@@ -153,37 +157,34 @@ def export_onnx(
     inputs = parity_inputs(width, info.sample_rate)
 
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    began = time.perf_counter()
+    failures = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp_file = Path(tmp) / out_path.name
-        try:
-            with _quiet_exporter():
-                program = torch.onnx.export(
-                    model,
-                    (torch.from_numpy(inputs[:2]),),
-                    dynamo=True,
-                    input_names=[INPUT_NAME],
-                    output_names=[OUTPUT_NAME],
-                    dynamic_shapes={_forward_arg(model): {0: torch.export.Dim("batch", min=1, max=4096)}},
-                    opset_version=opset,
-                    optimize=True,
-                    verbose=False,
-                )
-            program.save(str(tmp_file), external_data=False)
-        except Exception as exc:
-            raise ExportError(f"{model_dir}: ONNX export failed: {type(exc).__name__}: {exc}") from exc
-        export_seconds = time.perf_counter() - began
-        logit_diff, prob_diff = _parity(model, tmp_file, inputs)
-        if logit_diff > logit_tolerance or prob_diff > probability_tolerance:
-            raise ExportError(
-                f"{model_dir}: ONNX Runtime disagrees with PyTorch: max |logit diff| {logit_diff:.3e} "
+        # The graph optimiser of onnxscript makes the graph faster in ORT but
+        # has been seen to drop "x + 1e-10" (log of an exact zero -> NaN); its
+        # output must pass the parity check, else the plain graph is used.
+        for optimize in (True, False):
+            began = time.perf_counter()
+            _export(model, inputs[:2], tmp_file, opset, optimize, model_dir)
+            export_seconds = time.perf_counter() - began
+            logit_diff, prob_diff = _parity(model, tmp_file, inputs)
+            if logit_diff <= logit_tolerance and prob_diff <= probability_tolerance:
+                break
+            failures.append(
+                f"{'optimised' if optimize else 'plain'} graph: max |logit diff| {logit_diff:.3e} "
                 f"(tolerance {logit_tolerance:.0e}), max |probability diff| {prob_diff:.3e} "
-                f"(tolerance {probability_tolerance:.0e}); {out_path} not written"
+                f"(tolerance {probability_tolerance:.0e})"
+            )
+        else:
+            raise ExportError(
+                f"{model_dir}: ONNX Runtime disagrees with PyTorch ({'; '.join(failures)}); "
+                f"{out_path} not written"
             )
         shutil.move(str(tmp_file), out_path)
     return ParityReport(
         onnx_path=str(out_path),
         opset=opset,
+        optimized=optimize,
         n_inputs=int(inputs.shape[0]),
         window_samples=width,
         max_abs_logit_diff=logit_diff,
@@ -193,6 +194,28 @@ def export_onnx(
         export_seconds=export_seconds,
         size_bytes=out_path.stat().st_size,
     )
+
+
+def _export(model, example: np.ndarray, path: Path, opset: int, optimize: bool, model_dir) -> None:
+    """Dynamo export of ``model`` to ``path`` (input ``waveform`` with a dynamic batch axis)."""
+    import torch
+
+    try:
+        with _quiet_exporter():
+            program = torch.onnx.export(
+                model,
+                (torch.from_numpy(example),),
+                dynamo=True,
+                input_names=[INPUT_NAME],
+                output_names=[OUTPUT_NAME],
+                dynamic_shapes={_forward_arg(model): {0: torch.export.Dim("batch", min=1, max=4096)}},
+                opset_version=opset,
+                optimize=optimize,
+                verbose=False,
+            )
+        program.save(str(path), external_data=False)
+    except Exception as exc:
+        raise ExportError(f"{model_dir}: ONNX export failed: {type(exc).__name__}: {exc}") from exc
 
 
 def install_onnx(onnx_path: str | Path, model_dir: str | Path) -> Path:
@@ -244,6 +267,6 @@ def _parity(model, onnx_file: Path, inputs: np.ndarray) -> tuple[float, float]:
         float(np.max(np.abs(sigmoid(ort_full) - sigmoid(reference)))),
         float(np.max(np.abs(sigmoid(ort_single) - sigmoid(reference)))),
     )
-    if not np.all(np.isfinite(ort_full)):
-        raise ExportError(f"{onnx_file}: ONNX Runtime produced non-finite logits")
+    if not (np.all(np.isfinite(ort_full)) and np.all(np.isfinite(ort_single))):
+        return math.inf, math.inf
     return logit_diff, prob_diff
