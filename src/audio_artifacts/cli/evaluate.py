@@ -1,0 +1,175 @@
+"""``audio-artifacts evaluate``: measure model directories on a labelled manifest.
+
+    audio-artifacts evaluate MODEL_DIR [MODEL_DIR ...] MANIFEST [--out DIR]
+                             [--by COLUMN ...] [--threshold T]
+
+MANIFEST is a CSV (prototype ``path;class`` or the simulator's extended one)
+or a folder with ``artifact/`` and ``no_artifact/``. Every recording is
+scanned by the same Detector as ``scan`` (same windows, same probabilities).
+
+Output (``--out``, default ``./evaluation``), written as it is made:
+
+* ``<model>/predictions.jsonl`` -- one line per recording as it is scored:
+  window times, probabilities and labels;
+* ``<model>/evaluation.json``, ``<model>/report.md``, ``<model>/roc.png``,
+  ``<model>/pr.png`` -- one model's metrics, breakdowns and curves;
+* ``report.json``, ``report.md`` -- all models with the comparison tables
+  (``| model | F1 | precision | recall | ROC AUC |``); with several models
+  also ``roc.png`` / ``pr.png`` comparing their recording-level curves.
+
+The recording-level comparison table is printed on stdout.
+
+Exit codes: 0 ok; 1 some recordings could not be read (they are listed in the
+reports, the others evaluated); 2 usage errors (bad manifest, model
+directory, column or threshold).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``audio-artifacts evaluate``."""
+    parser.add_argument("paths", nargs="+", metavar="MODEL_DIR ... MANIFEST",
+                        help="one or more model directories, then the manifest (CSV or class folder)")
+    parser.add_argument("--out", metavar="DIR", default="evaluation",
+                        help="output folder for predictions, reports and curves (default: ./evaluation)")
+    parser.add_argument("--by", metavar="COLUMN", nargs="+", action="extend", default=[],
+                        help="break metrics down by these manifest columns (e.g. artifact_types stimulus "
+                             "artifact_level_db); numeric columns are grouped into bands")
+    parser.add_argument("--threshold", type=float, default=None, metavar="T",
+                        help="decision threshold on the probability in [0, 1] (default: each model's own)")
+    parser.add_argument("--data-root", metavar="DIR", default=None,
+                        help="base of relative paths in a CSV manifest (default: the CSV's folder)")
+    parser.add_argument("--backend", choices=("auto", "torch", "onnx"), default="auto",
+                        help="inference backend; auto uses model.onnx when present (default: auto)")
+    parser.add_argument("--min-overlap", type=float, default=None, metavar="S",
+                        help="seconds a window must overlap an artifact event to count as an artifact "
+                             "window (default: 0.5, or one period for periodic events)")
+    parser.add_argument("--batch-size", type=int, default=32, metavar="N", help="windows per model call")
+    parser.add_argument("--workers", type=int, default=None, metavar="N",
+                        help="compute threads of the model backend (default: the backend's choice)")
+
+
+def _usage_error(message: str) -> int:
+    print(f"audio-artifacts evaluate: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _unique_labels(directories: list[Path]) -> list[str]:
+    """Folder names as model labels; repeated names get ``-2``, ``-3``, ..."""
+    labels: list[str] = []
+    for directory in directories:
+        base = directory.resolve().name or "model"
+        label, n = base, 1
+        while label in labels:
+            n += 1
+            label = f"{base}-{n}"
+        labels.append(label)
+    return labels
+
+
+def run(args: argparse.Namespace) -> int:
+    """Evaluate every model directory on the manifest; see the module docstring."""
+    from audio_artifacts.data.labels import DEFAULT_MIN_OVERLAP_S
+    from audio_artifacts.data.manifest import load_entries
+    from audio_artifacts.evaluation.breakdown import check_columns
+    from audio_artifacts.evaluation.compare import comparison_rows, comparison_table
+    from audio_artifacts.evaluation.plots import CurveSeries, plot_curves
+    from audio_artifacts.evaluation.predictions import (
+        FailedRecording,
+        PredictionWriter,
+        recording_arrays,
+        score_entries,
+        window_arrays,
+    )
+    from audio_artifacts.evaluation.report import evaluate_scores, markdown_report, model_markdown, write_json
+    from audio_artifacts.inference.detector import Detector
+    from audio_artifacts.models.model_dir import read_model_info
+
+    if len(args.paths) < 2:
+        return _usage_error("give at least one MODEL_DIR and then the MANIFEST")
+    model_dirs = [Path(p) for p in args.paths[:-1]]
+    manifest = Path(args.paths[-1])
+    if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
+        return _usage_error(f"--threshold must be in [0, 1], got {args.threshold}")
+    min_overlap = DEFAULT_MIN_OVERLAP_S if args.min_overlap is None else args.min_overlap
+    if min_overlap < 0:
+        return _usage_error(f"--min-overlap must be >= 0 seconds, got {min_overlap}")
+    if args.batch_size < 1:
+        return _usage_error(f"--batch-size must be >= 1, got {args.batch_size}")
+    for directory in model_dirs:  # all checked before any scoring starts
+        if not directory.is_dir():
+            return _usage_error(f"{directory}: model directory does not exist")
+        read_model_info(directory)  # ModelDirError -> exit 2 in the dispatcher
+    if manifest.is_dir() and args.data_root is not None:
+        return _usage_error("--data-root applies to CSV manifests only")
+    entries = load_entries(manifest, args.data_root)  # ManifestError lists every problem
+    try:
+        check_columns(entries, args.by)
+    except ValueError as exc:
+        return _usage_error(str(exc))
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    evaluations = []
+    any_failed = False
+    recording_curves = []
+    for directory, label in zip(model_dirs, _unique_labels(model_dirs)):
+        detector = Detector(directory, backend=args.backend, threshold=args.threshold,
+                            batch_size=args.batch_size, threads=args.workers)
+        info = detector.info
+        scores, failures = [], []
+        with PredictionWriter(out / label / "predictions.jsonl") as writer:
+            for number, item in enumerate(score_entries(detector, entries, min_overlap), start=1):
+                writer.write(item)
+                if isinstance(item, FailedRecording):
+                    failures.append(item)
+                    print(f"  {item.error}", file=sys.stderr)
+                else:
+                    scores.append(item)
+                if number % 50 == 0 or number == len(entries):
+                    print(f"{label}: {number}/{len(entries)} recordings scored", file=sys.stderr)
+        any_failed = any_failed or bool(failures)
+        try:
+            evaluation = evaluate_scores(
+                scores, failures, detector.threshold, label=label, model_dir=directory,
+                model={"name": info.name, "version": info.version, "architecture": info.architecture},
+                manifest=manifest,
+                window={"duration_s": info.window.duration_s, "overlap": info.window.overlap},
+                by=args.by,
+            )
+        except ValueError as exc:
+            print(f"audio-artifacts evaluate: error: {label}: {exc}", file=sys.stderr)
+            return EXIT_FAILED
+        rec = CurveSeries("recordings (max)", *recording_arrays(scores), detector.threshold)
+        win = CurveSeries("windows", *window_arrays(scores), detector.threshold)
+        for kind in ("roc", "pr"):
+            if plot_curves([win, rec], kind, out / label / f"{kind}.png", title=f"{label}: {kind.upper()}"):
+                evaluation.figures[kind] = f"{kind}.png"
+        recording_curves.append(CurveSeries(label, rec.labels, rec.scores, rec.threshold))
+        write_json(out / label / "evaluation.json", evaluation.to_dict())
+        (out / label / "report.md").write_text(model_markdown(evaluation) + "\n", encoding="utf-8")
+        evaluations.append(evaluation)
+
+    figures = {}
+    if len(evaluations) > 1:
+        for kind in ("roc", "pr"):
+            if plot_curves(recording_curves, kind, out / f"{kind}.png", title=f"recordings: {kind.upper()}"):
+                figures[kind] = f"{kind}.png"
+    dicts = [e.to_dict() for e in evaluations]
+    write_json(out / "report.json", {
+        "manifest": str(manifest),
+        "models": dicts,
+        "comparison": {level: comparison_rows(dicts, level) for level in ("recordings", "windows")},
+        "figures": figures,
+    })
+    (out / "report.md").write_text(markdown_report(evaluations, str(manifest), figures), encoding="utf-8")
+    print(comparison_table(dicts, "recordings"))
+    print(f"reports in {out}/report.md and {out}/report.json", file=sys.stderr)
+    return EXIT_FAILED if any_failed else EXIT_OK

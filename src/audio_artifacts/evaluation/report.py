@@ -1,0 +1,218 @@
+"""Evaluation of one model on scored recordings, and its JSON / Markdown reports.
+
+Two levels, both at the model's operating threshold (``probability >=
+threshold`` is an artifact):
+
+* windows -- every window of every recording, labelled by
+  :func:`audio_artifacts.data.labels.window_label`;
+* recordings -- one score per recording, the maximum over its windows,
+  labelled by the manifest class.
+
+Each level gets precision, recall, F1, accuracy, ROC AUC, average precision
+and the confusion matrix (:func:`audio_artifacts.evaluation.metrics.binary_report`).
+The F1-optimal threshold on the evaluated data is reported too, marked as
+optimistic: it is chosen on the same data it is measured on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from audio_artifacts.evaluation.breakdown import breakdown
+from audio_artifacts.evaluation.compare import comparison_table, format_metric
+from audio_artifacts.evaluation.metrics import best_threshold, binary_report
+from audio_artifacts.evaluation.predictions import FailedRecording, RecordingScores, recording_arrays, window_arrays
+
+
+@dataclass
+class ModelEvaluation:
+    """Everything measured for one model directory on one manifest (JSON-ready via ``to_dict``)."""
+
+    label: str
+    model_dir: str
+    model: dict[str, Any]
+    manifest: str
+    threshold: float
+    window: dict[str, float]
+    n_recordings: int
+    windows: dict[str, Any]
+    recordings: dict[str, Any]
+    optimistic: dict[str, Any]
+    breakdowns: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    failures: list[dict[str, str]] = field(default_factory=list)
+    figures: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def evaluate_scores(
+    scores: Sequence[RecordingScores],
+    failures: Sequence[FailedRecording],
+    threshold: float,
+    *,
+    label: str,
+    model_dir: str | os.PathLike[str],
+    model: dict[str, Any],
+    manifest: str | os.PathLike[str],
+    window: dict[str, float],
+    by: Sequence[str] = (),
+) -> ModelEvaluation:
+    """Window- and recording-level metrics, optimistic threshold and breakdowns.
+
+    Parameters
+    ----------
+    scores, failures
+        From :func:`audio_artifacts.evaluation.predictions.score_entries`.
+    threshold : float
+        The model's operating threshold (probability).
+    label : str
+        Name of the model in tables.
+    model_dir, model, manifest, window
+        Recorded in the report (``model``: name / version / architecture;
+        ``window``: duration_s / overlap).
+    by : sequence of str
+        Columns to break the metrics down by (see :mod:`~audio_artifacts.evaluation.breakdown`).
+
+    Raises
+    ------
+    ValueError
+        When no recording could be scored.
+    """
+    scores = list(scores)
+    if not scores:
+        raise ValueError(f"no recording of {manifest} could be scored ({len(failures)} failed)")
+    win_labels, win_probs = window_arrays(scores)
+    rec_labels, rec_probs = recording_arrays(scores)
+    optimistic: dict[str, Any] = {"note": "threshold chosen on the evaluated data itself: an upper bound"}
+    for level, (labels, probs) in {"recordings": (rec_labels, rec_probs), "windows": (win_labels, win_probs)}.items():
+        if labels.any():
+            best = best_threshold(labels, probs)
+            optimistic[level] = {"threshold": best, "f1": binary_report(labels, probs, best)["f1"]}
+        else:
+            optimistic[level] = None
+    return ModelEvaluation(
+        label=label,
+        model_dir=str(model_dir),
+        model=dict(model),
+        manifest=str(manifest),
+        threshold=float(threshold),
+        window=dict(window),
+        n_recordings=len(scores) + len(failures),
+        windows=binary_report(win_labels, win_probs, threshold),
+        recordings=binary_report(rec_labels, rec_probs, threshold),
+        optimistic=optimistic,
+        breakdowns={column: breakdown(scores, column, threshold) for column in by},
+        failures=[{"path": str(f.entry.path), "error": f.error} for f in failures],
+    )
+
+
+def write_json(path: str | os.PathLike[str], data: Any) -> Path:
+    """Write ``data`` as indented JSON (atomically: temporary file, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    os.replace(partial, path)
+    return path
+
+
+def _level_table(evaluation: ModelEvaluation) -> list[str]:
+    lines = [
+        "| level | n | artifacts | F1 | precision | recall | ROC AUC | AP | TP | FP | TN | FN |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for level in ("windows", "recordings"):
+        m = getattr(evaluation, level)
+        values = " | ".join(format_metric(m[k]) for k in ("f1", "precision", "recall", "roc_auc", "average_precision"))
+        lines.append(
+            f"| {level} | {m['n']} | {m['positives']} | {values} | {m['tp']} | {m['fp']} | {m['tn']} | {m['fn']} |"
+        )
+    return lines
+
+
+def _breakdown_table(rows: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "| group | recordings | artifacts | recall | precision | F1 | ROC AUC | AUC vs all clean | windows | window F1 |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        r, w = row["recordings"], row["windows"]
+        lines.append(
+            f"| {row['group']} | {r['n']} | {r['positives']} | {format_metric(r['recall'])} | "
+            f"{format_metric(r['precision'])} | {format_metric(r['f1'])} | {format_metric(r['roc_auc'])} | "
+            f"{format_metric(row['roc_auc_vs_all_negatives'])} | {w['n']} | {format_metric(w['f1'])} |"
+        )
+    return lines
+
+
+def model_markdown(evaluation: ModelEvaluation, figure_prefix: str = "") -> str:
+    """Markdown section of one model (figures linked relative to the report)."""
+    e = evaluation
+    lines = [
+        f"## {e.label}",
+        "",
+        f"- model: `{e.model.get('name', '')}` {e.model.get('version', '')} "
+        f"({e.model.get('architecture', '')}), directory `{e.model_dir}`",
+        f"- threshold (probability): {e.threshold:.4f}; windows {e.window.get('duration_s')} s, "
+        f"{e.window.get('overlap', 0):.0%} overlap; recording score = max over its windows",
+        f"- recordings: {e.n_recordings} ({len(e.failures)} could not be read)",
+        "",
+        *_level_table(e),
+        "",
+        "Confusion matrices (rows: true no_artifact / artifact; columns: predicted):",
+        "",
+    ]
+    for level in ("windows", "recordings"):
+        (tn, fp), (fn, tp) = getattr(e, level)["confusion_matrix"]
+        lines += [f"- {level}: `[[{tn}, {fp}], [{fn}, {tp}]]`"]
+    lines.append("")
+    opt = [
+        f"{level} F1 {v['f1']:.4f} at {v['threshold']:.4f}"
+        for level, v in e.optimistic.items()
+        if isinstance(v, dict)
+    ]
+    if opt:
+        lines += [f"Optimistic (threshold tuned on this data): {'; '.join(opt)}.", ""]
+    for column, rows in e.breakdowns.items():
+        lines += [f"### By {column}", "", *_breakdown_table(rows), ""]
+    for name, file in e.figures.items():
+        lines.append(f"![{name}]({figure_prefix}{file})")
+    if e.figures:
+        lines.append("")
+    if e.failures:
+        lines += ["### Recordings that could not be read", ""]
+        lines += [f"- {f['error']}" for f in e.failures]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def markdown_report(evaluations: Sequence[ModelEvaluation], manifest: str, figures: dict[str, str] | None = None) -> str:
+    """The whole report: comparison tables, shared figures, then one section per model."""
+    dicts = [e.to_dict() for e in evaluations]
+    lines = [
+        "# Evaluation",
+        "",
+        f"Manifest: `{manifest}`",
+        "",
+        "## Comparison (recording level: max over windows)",
+        "",
+        comparison_table(dicts, "recordings"),
+        "",
+        "## Comparison (window level, like the prototype's table)",
+        "",
+        comparison_table(dicts, "windows"),
+        "",
+    ]
+    for name, file in (figures or {}).items():
+        lines.append(f"![{name}]({file})")
+    if figures:
+        lines.append("")
+    for evaluation in evaluations:
+        lines += [model_markdown(evaluation, figure_prefix=f"{evaluation.label}/"), ""]
+    return "\n".join(lines).rstrip() + "\n"
