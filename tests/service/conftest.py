@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
+import soundfile as sf
 
 from audio_artifacts.audio import write_audio
 
@@ -80,12 +81,17 @@ def _write_recordings(folder: Path) -> dict[str, Path]:
     paths = {}
     for name, (samples, rate, subtype) in specs.items():
         paths[name] = write_audio(folder / name, np.clip(samples, -1, 1).astype(np.float32), rate, subtype)
+    # What an Audio Precision APx500 recorder exports: 24-bit WAVE_FORMAT_EXTENSIBLE.
+    apx = folder / "apx_unit7_V212-Tx_wavex24.wav"
+    stereo = np.stack([_noise(rng, 48000, 6, 0.02) + _tone(48000, 6, 2000, 0.05), _noise(rng, 48000, 6, 0.02)], 1)
+    sf.write(apx, stereo, 48000, subtype="PCM_24", format="WAVEX")
+    paths[apx.name] = apx
     return paths
 
 
 @pytest.fixture(scope="session")
 def recordings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """File name -> path of 12 valid recordings."""
+    """File name -> path of 13 valid recordings."""
     return _write_recordings(tmp_path_factory.mktemp("recordings"))
 
 
