@@ -1,0 +1,325 @@
+"""`audio-artifacts scan` end to end: real files, a real model directory, the real CLI."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from audio_artifacts.cli import main
+from audio_artifacts.reports import CSV_COLUMNS, ScanResult
+
+CONTRACT_KEYS = [
+    "path", "status", "error", "duration_s", "sample_rate", "channels", "probability",
+    "verdict", "threshold", "triggered_at", "windows", "events", "model",
+]
+CLI = [sys.executable, "-c", "import sys; from audio_artifacts.cli import main; sys.exit(main())"]
+
+
+def scan(capsys, *args):
+    """Run the CLI in this process; returns (exit code, stdout, stderr)."""
+    code = main(["scan", *map(str, args)])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def rows(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_jsonl_contract_for_each_field(tmp_path, capsys, tiny_model_dir, make_recording):
+    files = [
+        make_recording("stereo48k.wav", seconds=12.0, sample_rate=48000, channels=2),
+        make_recording("mono16k.flac", seconds=9.3, sample_rate=16000),
+        make_recording("short44k.wav", seconds=2.5, sample_rate=44100),
+    ]
+    out = tmp_path / "results.jsonl"
+    code, stdout, _ = scan(capsys, tmp_path, "--model", tiny_model_dir, "--out", out)
+    assert code == 0 and stdout == ""
+    results = {r["path"]: r for r in rows(out)}
+    assert sorted(results) == sorted(map(str, files))
+    for path, (rate, channels, seconds) in zip(map(str, files), [(48000, 2, 12.0), (16000, 1, 9.3), (44100, 1, 2.5)]):
+        r = results[path]
+        assert list(r) == CONTRACT_KEYS
+        assert r["status"] == "ok" and r["error"] is None
+        assert (r["sample_rate"], r["channels"]) == (rate, channels)
+        assert r["duration_s"] == pytest.approx(seconds, abs=1e-3)
+        assert r["model"] == {"name": "tiny-test", "version": "0.0.1"}
+        assert r["threshold"] == 0.5
+        windows = r["windows"]
+        # windows cover the file: from 0 to the end, no gaps, at most 5 s each
+        assert windows[0]["start"] == 0.0
+        assert windows[-1]["end"] == pytest.approx(seconds, abs=1e-3)
+        assert all(b["start"] <= a["end"] for a, b in zip(windows, windows[1:]))
+        assert all(0 < w["end"] - w["start"] <= 5.0 + 1e-9 for w in windows)
+        probabilities = [w["probability"] for w in windows]
+        assert all(0.0 <= p <= 1.0 for p in probabilities)
+        assert r["probability"] == max(probabilities)
+        assert r["verdict"] == ("artifact" if r["probability"] >= 0.5 else "no_artifact")
+        ScanResult.from_dict(r)  # the schema's own validation
+    assert len(results[str(files[0])]["windows"]) == 3  # 0, 3.75, and one aligned to the end (7)
+    assert len(results[str(files[2])]["windows"]) == 1
+
+
+def test_threshold_override_drives_verdict_trigger_and_events(tmp_path, capsys, tiny_model_dir, make_recording):
+    make_recording("long.wav", seconds=30.0)
+    first = tmp_path / "first.jsonl"
+    assert scan(capsys, tmp_path / "long.wav", "--model", tiny_model_dir, "--out", first)[0] == 0
+    probabilities = sorted({w["probability"] for w in rows(first)[0]["windows"]})
+    assert len(probabilities) >= 3, "the tiny model should score different windows differently"
+    threshold = probabilities[len(probabilities) // 2]
+
+    out = tmp_path / "mid.jsonl"
+    assert scan(capsys, tmp_path / "long.wav", "--model", tiny_model_dir, "--out", out,
+                "--threshold", threshold)[0] == 0
+    (r,) = rows(out)
+    assert r["threshold"] == threshold and r["verdict"] == "artifact"
+    flagged = [w for w in r["windows"] if w["probability"] >= threshold]
+    assert r["triggered_at"] == flagged[0]["start"]
+    for w in r["windows"]:  # a window lies in an event exactly when it is over the threshold
+        inside = any(e["start"] <= w["start"] and w["end"] <= e["end"] for e in r["events"])
+        assert inside == (w["probability"] >= threshold)
+    for e in r["events"]:
+        assert e["probability"] == max(w["probability"] for w in flagged if e["start"] <= w["start"] <= e["end"])
+
+    everything = tmp_path / "all.jsonl"
+    scan(capsys, tmp_path / "long.wav", "--model", tiny_model_dir, "--out", everything, "--threshold", 0)
+    (r,) = rows(everything)
+    assert r["verdict"] == "artifact" and r["triggered_at"] == 0.0
+    assert r["events"] == [{"start": 0.0, "end": r["windows"][-1]["end"], "probability": r["probability"]}]
+    nothing = tmp_path / "none.jsonl"
+    scan(capsys, tmp_path / "long.wav", "--model", tiny_model_dir, "--out", nothing, "--threshold", 1)
+    (r,) = rows(nothing)
+    assert r["verdict"] == "no_artifact" and r["triggered_at"] is None and r["events"] == []
+
+
+def test_csv_summary_to_file_and_stdout(tmp_path, capsys, tiny_model_dir, make_recording):
+    make_recording("a.wav")
+    make_recording("b.wav", seed=1)
+    (tmp_path / "broken.wav").write_bytes(b"")
+    jsonl, summary = tmp_path / "r.jsonl", tmp_path / "summary.csv"
+    scan(capsys, tmp_path, "--model", tiny_model_dir, "--out", jsonl)
+    code, _, _ = scan(capsys, tmp_path, "--model", tiny_model_dir, "--out", summary)
+    assert code == 1
+    with open(summary, newline="") as handle:
+        table = list(csv.DictReader(handle))
+    assert list(table[0]) == list(CSV_COLUMNS)
+    by_path = {r["path"]: r for r in rows(jsonl)}
+    assert sorted(r["path"] for r in table) == sorted(by_path)
+    for row in table:
+        full = by_path[row["path"]]
+        assert row["status"] == full["status"] and row["verdict"] == (full["verdict"] or "")
+        assert int(row["n_events"]) == len(full["events"])
+        if full["status"] == "ok":
+            assert float(row["probability"]) == full["probability"]
+            assert int(row["sample_rate"]) == full["sample_rate"]
+        else:
+            assert "empty file" in row["error"] and row["probability"] == ""
+
+    code, stdout, _ = scan(capsys, tmp_path / "a.wav", "--model", tiny_model_dir, "--format", "csv")
+    assert code == 0
+    lines = stdout.splitlines()
+    assert lines[0] == ",".join(CSV_COLUMNS) and lines[1].startswith(str(tmp_path / "a.wav") + ",ok,")
+
+
+def test_terminal_table(tmp_path, capsys, tiny_model_dir, make_recording):
+    make_recording("unit1_quiet.wav")
+    (tmp_path / "unit2_broken.wav").write_text("not audio at all")
+    code, stdout, stderr = scan(capsys, tmp_path, "--model", tiny_model_dir)
+    assert code == 1
+    lines = stdout.splitlines()
+    assert lines[0].split()[:2] == ["file", "verdict"]
+    ok_line = next(line for line in lines if "unit1_quiet.wav" in line)
+    assert ok_line.split()[1] in ("artifact", "no_artifact")
+    bad_line = next(line for line in lines if "unit2_broken.wav" in line)
+    assert "ERROR" in bad_line and "not an audio file" in bad_line
+    assert lines[-1] == lines[-1].strip() and "2 file(s):" in lines[-1] and "1 error" in lines[-1]
+    assert "%|" not in stderr  # no progress bar when stderr is not a terminal
+
+
+def test_exit_codes(tmp_path, capsys, tiny_model_dir, make_recording):
+    good = make_recording("good.wav")
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"RIFF\x00\x00")
+    model = ("--model", tiny_model_dir)
+    assert scan(capsys, good, *model)[0] == 0
+    assert scan(capsys, good, bad, *model)[0] == 1
+    assert scan(capsys, good, *model, "--threshold", 1, "--fail-on-artifact")[0] == 0
+    assert scan(capsys, good, *model, "--threshold", 0, "--fail-on-artifact")[0] == 3
+    assert scan(capsys, good, *model, "--threshold", 0)[0] == 0  # artifacts alone do not fail a scan
+    assert scan(capsys, good, bad, *model, "--threshold", 0, "--fail-on-artifact")[0] == 3  # 3 over 1
+    assert scan(capsys, good, bad, *model, "--threshold", 1, "--fail-on-artifact")[0] == 1
+
+    empty = tmp_path / "empty_folder"
+    empty.mkdir()
+    code, _, err = scan(capsys, empty, *model)
+    assert code == 2 and "no recordings found" in err
+    assert scan(capsys, tmp_path / "*.nothing", *model)[0] == 2
+    assert scan(capsys, good, *model, "--threshold", 1.5)[0] == 2
+    assert scan(capsys, good, *model, "--resume")[0] == 2
+    assert scan(capsys, good, *model, "--plots-all")[0] == 2
+    assert scan(capsys, good, *model, "--batch-size", 0)[0] == 2
+    code, _, err = scan(capsys, good, "--model", tmp_path / "no_model")
+    assert code == 2 and "no_model" in err
+
+
+def _write_nan_wav(path):
+    samples = np.zeros(16000 * 3, dtype=np.float32)
+    samples[24000] = np.nan
+    sf.write(path, samples, 16000, subtype="FLOAT")
+
+
+def test_every_bad_input_gets_an_error_row_and_the_scan_goes_on(tmp_path, capsys, tiny_model_dir, make_recording):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    good = write_good = make_recording("in/ok.wav")
+    (folder / "zero.wav").write_bytes(b"")
+    (folder / "text.wav").write_text("this is a text file, not a recording\n" * 20)
+    whole = good.read_bytes()
+    (folder / "header_cut.wav").write_bytes(whole[:30])
+    (folder / "data_cut.wav").write_bytes(whole[: len(whole) // 2])  # header promises twice the data
+    _write_nan_wav(folder / "nan.wav")
+    (folder / "folder.wav").mkdir()
+    missing = tmp_path / "missing.wav"
+    out = tmp_path / "r.jsonl"
+    code, _, _ = scan(capsys, folder, missing, "--model", tiny_model_dir, "--out", out)
+    assert code == 1
+    results = {os.path.basename(r["path"]): r for r in rows(out)}
+    expected_reasons = {
+        "zero.wav": "empty file",
+        "text.wav": "not an audio file",
+        "header_cut.wav": "header",
+        "nan.wav": "non-finite sample",
+        "folder.wav": "directory",
+        "missing.wav": "does not exist",
+    }
+    assert set(results) == set(expected_reasons) | {"ok.wav", "data_cut.wav"}
+    for name, reason in expected_reasons.items():
+        r = results[name]
+        assert r["status"] == "error" and r["verdict"] is None and r["windows"] == []
+        assert name in r["error"] and reason in r["error"], r["error"]
+    assert "1.500 s" in results["nan.wav"]["error"]  # the time of the bad sample
+    assert results["ok.wav"]["status"] == "ok"
+    cut = results["data_cut.wav"]  # libsndfile reads what is there; it must not pass as the whole file
+    if cut["status"] == "ok":
+        assert cut["duration_s"] < results["ok.wav"]["duration_s"]
+    else:
+        assert "data_cut.wav" in cut["error"]
+    assert write_good == good
+
+
+def test_folders_globs_and_recursion(tmp_path, capsys, tiny_model_dir, make_recording):
+    make_recording("top.wav")
+    make_recording("TOP2.WAV")
+    (tmp_path / "notes.txt").write_text("ignored")
+    (tmp_path / "sub").mkdir()
+    make_recording("sub/deep.flac")
+    model = ("--model", tiny_model_dir)
+
+    def names(*args):
+        out = tmp_path.parent / f"{tmp_path.name}-{len(args)}-{time.monotonic_ns()}.jsonl"
+        scan(capsys, *args, *model, "--out", out)
+        return sorted(os.path.basename(r["path"]) for r in rows(out))
+
+    assert names(tmp_path) == ["TOP2.WAV", "deep.flac", "top.wav"]
+    assert names(tmp_path, "--no-recursive") == ["TOP2.WAV", "top.wav"]
+    assert names(tmp_path / "*.wav") == ["top.wav"]
+    assert names(tmp_path / "**" / "*.flac") == ["deep.flac"]
+    assert names(tmp_path / "top.wav", tmp_path) == ["TOP2.WAV", "deep.flac", "top.wav"]  # no duplicates
+
+
+def test_kill_mid_run_then_resume_reports_every_file_exactly_once(tmp_path, tiny_model_dir, make_recording):
+    source = make_recording("source.wav", seconds=20.0)
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(12):
+        os.symlink(source, folder / f"rec_{i:02d}.wav")
+    out = tmp_path / "r.jsonl"
+    command = [*CLI, "scan", str(folder), "--model", str(tiny_model_dir), "--out", str(out), "--batch-size", "1"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and process.poll() is None:
+            if out.exists() and out.read_text().count("\n") >= 2:
+                break
+            time.sleep(0.01)
+        assert process.poll() is None, "the scan finished before it could be killed"
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.wait()
+    assert process.returncode == -signal.SIGKILL
+    before = out.read_text()
+    n_before = before.count("\n")
+    assert 2 <= n_before < 12
+    # a kill in the middle of writing leaves a torn row: resume must drop and redo it
+    out.write_text(before + before.splitlines()[0][:50])
+
+    done = subprocess.run([*CLI, "scan", str(folder), "--model", str(tiny_model_dir), "--out", str(out),
+                           "--resume"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert f"{n_before} of 12" in done.stderr
+    assert "%|" not in done.stderr  # silent progress in a pipe
+    final = rows(out)  # every line parses
+    paths = [r["path"] for r in final]
+    assert sorted(paths) == sorted(str(folder / f"rec_{i:02d}.wav") for i in range(12))
+    assert len(set(paths)) == 12
+    assert out.read_text().startswith(before)  # rows written before the kill are kept as they were
+
+
+def test_resume_with_csv_and_exit_code_counts_earlier_rows(tmp_path, capsys, tiny_model_dir, make_recording):
+    make_recording("a.wav")
+    make_recording("b.wav", seed=1)
+    (tmp_path / "c.wav").write_bytes(b"")
+    out = tmp_path / "summary.csv"
+    model = ("--model", tiny_model_dir, "--out", out)
+    assert scan(capsys, tmp_path / "a.wav", *model, "--threshold", 0)[0] == 0  # a: artifact
+    code, _, err = scan(capsys, tmp_path, *model, "--resume", "--threshold", 1)
+    assert "1 of 3" in err
+    assert code == 1  # c failed
+    with open(out, newline="") as handle:
+        table = {r["path"]: r for r in csv.DictReader(handle)}
+    assert sorted(table) == sorted(str(tmp_path / n) for n in ("a.wav", "b.wav", "c.wav"))
+    assert [table[str(tmp_path / n)]["verdict"] for n in ("a.wav", "b.wav", "c.wav")] == ["artifact", "no_artifact", ""]
+    # nothing left to scan: the code comes from the rows already there (3 over 1)
+    code, _, err = scan(capsys, tmp_path, *model, "--resume", "--threshold", 1, "--fail-on-artifact")
+    assert code == 3 and "3 of 3" in err
+    assert out.read_text().count("\n") == 4
+
+
+def test_plots_for_flagged_or_all(tmp_path, capsys, tiny_model_dir, make_recording):
+    make_recording("in/one.wav")
+    make_recording("in/two.wav", seed=3)
+    (tmp_path / "in" / "bad.wav").write_bytes(b"")
+    model = ("--model", tiny_model_dir, "--out", tmp_path / "r.jsonl")
+    scan(capsys, tmp_path / "in", *model, "--plots", tmp_path / "none", "--threshold", 1)
+    assert not (tmp_path / "none").exists() or not list((tmp_path / "none").iterdir())
+    scan(capsys, tmp_path / "in", *model, "--plots", tmp_path / "all", "--threshold", 1, "--plots-all")
+    assert sorted(p.name for p in (tmp_path / "all").iterdir()) == ["one.png", "two.png"]
+    scan(capsys, tmp_path / "in", *model, "--plots", tmp_path / "flagged", "--threshold", 0)
+    pictures = sorted((tmp_path / "flagged").iterdir())
+    assert [p.name for p in pictures] == ["one.png", "two.png"]
+    for picture in pictures:
+        data = picture.read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
+        assert f"{picture.stem}.wav — artifact (p = ".encode() in data  # the Title text chunk
+
+
+def test_bundled_default_model(tmp_path, capsys, make_recording):
+    from audio_artifacts.models.model_dir import INFO_FILE, default_model_dir, read_model_info
+
+    if not (default_model_dir() / INFO_FILE).is_file():
+        pytest.skip(f"the bundled default model is not in this build yet ({default_model_dir()} has no {INFO_FILE})")
+    make_recording("a.wav")
+    out = tmp_path / "r.jsonl"
+    assert scan(capsys, tmp_path / "a.wav", "--out", out)[0] == 0
+    (r,) = rows(out)
+    info = read_model_info(default_model_dir())
+    assert r["model"] == {"name": info.name, "version": info.version} and r["threshold"] == info.threshold
