@@ -150,3 +150,13 @@ def test_config_validates_and_round_trips(tmp_path: Path) -> None:
 def test_serve_rejects_bad_options_before_starting(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(argv) == 2
     assert "audio-artifacts serve: error:" in capsys.readouterr().err
+
+
+def test_dotnet_style_parts_from_windows_stations(tmp_path: Path) -> None:
+    """.NET's MultipartFormDataContent (PowerShell -Form): unquoted names, filename*, quoted boundary."""
+    body = (b'--dotnet-b\r\nContent-Type: application/octet-stream\r\n'
+            b"Content-Disposition: form-data; name=file; filename=unit7.wav; filename*=utf-8''unit7.wav\r\n\r\n"
+            b"RIFFdata\r\n--dotnet-b--\r\n")
+    form = asyncio.run(receive_form('multipart/form-data; boundary="dotnet-b"', str(len(body)),
+                                    _chunks(body, 5), tmp_path, ("file",), UploadLimits(1000, 1)))
+    assert [(f.field, f.filename, f.path.read_bytes()) for f in form.files] == [("file", "unit7.wav", b"RIFFdata")]

@@ -72,6 +72,13 @@ def run(args: argparse.Namespace) -> int:
         return _usage_error(f"--workers must be at least 1, got {args.workers}")
     if args.model is not None and not Path(args.model).is_dir():
         return _usage_error(f"--model {args.model}: not a directory")
+    from audio_artifacts.models.model_dir import default_model_dir, read_model_info
+
+    # Cheap checks now, so a wrong model directory is one clear line, not a start-up traceback.
+    model_dir = Path(args.model) if args.model is not None else default_model_dir()
+    read_model_info(model_dir)  # ModelDirError -> exit code 2
+    if args.backend == "onnx" and not (model_dir / "model.onnx").is_file():
+        return _usage_error(f"--backend onnx needs {model_dir / 'model.onnx'} (see `audio-artifacts export`)")
     try:
         config = ServiceConfig(
             model_dir=args.model,
