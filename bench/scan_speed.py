@@ -1,0 +1,317 @@
+"""Scan speed and memory of the detector, end to end, on a fixed set of recordings.
+
+One run prints:
+
+* the read + resample floor: ``audio.stream_audio`` alone over the files
+  (one thread, as the detector's reader thread does it);
+* the default model's real-time factor (audio seconds per wall second) end
+  to end (``Detector.scan_many``: read, resample, window, batch, infer,
+  results) for each backend and thread count;
+* Wavegram-Logmel-CNN14's real-time factor on a subset (extrapolated);
+* peak RSS of a separate process scanning a 2-hour 48 kHz recording.
+
+The recordings are deterministic synthetic test-box recordings (a shaped
+noise floor, some with a tonal artifact or periodic ticks) at 16, 44.1, 48
+and 96 kHz, 32 minutes in all, written once into ``--data`` and reused.
+
+Usage::
+
+    python bench/scan_speed.py                      # everything
+    python bench/scan_speed.py --no-two-hour        # skip the 2-hour memory run
+    python bench/scan_speed.py --model-dir DIR      # another model than the bundled one
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+# (sample rate, seconds, channels, kind) of the fixed recording set: 32 min in all.
+RECORDINGS = [
+    (16000, 240, 1, "clean"),
+    (16000, 240, 1, "tone"),
+    (44100, 240, 1, "clean"),
+    (44100, 240, 2, "ticks"),
+    (48000, 240, 1, "tone"),
+    (48000, 240, 2, "clean"),
+    (96000, 240, 1, "ticks"),
+    (96000, 240, 1, "clean"),
+]
+TWO_HOURS_S = 7200
+DATA_VERSION = "1"
+
+
+# ---------------------------------------------------------------- recordings
+
+
+def synth_block(rng: np.random.Generator, rate: int, n: int, kind: str, t0: float) -> np.ndarray:
+    """A block of synthetic test-box audio: noise floor at about -50 dBFS plus an artifact."""
+    white = rng.standard_normal(n)
+    floor = np.convolve(white, np.ones(8) / 8, mode="same") * 10 ** (-50 / 20) * 2.8
+    t = t0 + np.arange(n) / rate
+    if kind == "tone":
+        floor += 10 ** (-45 / 20) * np.sin(2 * np.pi * 3300.0 * t)
+    elif kind == "ticks":
+        ticks = (np.mod(t, 0.7) < 1.0 / rate).astype(np.float64)
+        floor += 10 ** (-20 / 20) * ticks
+    return floor
+
+
+def write_recording(path: Path, rate: int, seconds: int, channels: int, kind: str, seed: int) -> None:
+    """Write a recording block by block (bounded memory even for hours of audio)."""
+    import soundfile as sf
+
+    rng = np.random.default_rng(seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.wav")
+    with sf.SoundFile(str(tmp), "w", samplerate=rate, channels=channels, subtype="PCM_16", format="WAV") as out:
+        block = 60 * rate
+        for start in range(0, seconds * rate, block):
+            n = min(block, seconds * rate - start)
+            mono = synth_block(rng, rate, n, kind, start / rate)
+            frame = np.repeat(mono[:, None], channels, axis=1) if channels > 1 else mono
+            out.write(frame.astype(np.float32))
+    os.replace(tmp, path)
+
+
+def ensure_recordings(data: Path) -> list[Path]:
+    """The fixed recording set in ``data`` (written on first use, then reused)."""
+    stamp = data / "recordings.json"
+    paths = [data / f"rec{i:02d}_{rate}Hz_{ch}ch_{kind}.wav" for i, (rate, _, ch, kind) in enumerate(RECORDINGS)]
+    expected = {"version": DATA_VERSION, "recordings": RECORDINGS}
+    if stamp.is_file() and json.loads(stamp.read_text()) == json.loads(json.dumps(expected)):
+        if all(p.is_file() for p in paths):
+            return paths
+    for i, ((rate, seconds, channels, kind), path) in enumerate(zip(RECORDINGS, paths)):
+        write_recording(path, rate, seconds, channels, kind, seed=1000 + i)
+    stamp.write_text(json.dumps(expected))
+    return paths
+
+
+def ensure_two_hour(data: Path) -> Path:
+    path = data / "two_hours_48000Hz.wav"
+    if not path.is_file():
+        write_recording(path, 48000, TWO_HOURS_S, 1, "tone", seed=7)
+    return path
+
+
+# ---------------------------------------------------------------- measurements
+
+
+def audio_seconds(paths: list[Path]) -> float:
+    from audio_artifacts.audio import read_info
+
+    return sum(read_info(p).duration_s for p in paths)
+
+
+def measure_floor(paths: list[Path], sample_rate: int) -> tuple[float, float]:
+    """Wall and CPU seconds of reading + resampling every file (stream_audio only)."""
+    from audio_artifacts.audio import AudioConfig, stream_audio
+
+    config = AudioConfig(sample_rate=sample_rate)
+    wall, cpu = time.perf_counter(), time.process_time()
+    for path in paths:
+        for block in stream_audio(path, config):
+            block.sum()  # touch it
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def measure_detector(detector, paths: list[Path]) -> tuple[float, float, int]:
+    """Wall and CPU seconds of scanning every file end to end, and the window count."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    windows = 0
+    for result in detector.scan_many(paths):
+        if result.status != "ok":
+            raise RuntimeError(result.error)
+        windows += len(result.windows)
+    return time.perf_counter() - wall, time.process_time() - cpu, windows
+
+
+def warm_up(detector, path: Path) -> None:
+    next(iter(detector.scan_many([path])))
+
+
+def onnx_model_dir(model_dir: Path, work: Path) -> tuple[Path, str]:
+    """A model directory with ``model.onnx``: ``model_dir`` itself or an exported copy."""
+    from audio_artifacts.inference.export import export_onnx
+
+    if (model_dir / "model.onnx").is_file():
+        return model_dir, "shipped model.onnx"
+    copy = work / "onnx_model"
+    shutil.copytree(model_dir, copy)
+    report = export_onnx(copy, copy / "model.onnx")
+    return copy, f"exported here, max |logit diff| {report.max_abs_logit_diff:.1e}"
+
+
+def wavegram_dir(work: Path, window) -> Path:
+    """A Wavegram-Logmel-CNN14 classifier directory (random weights: speed only)."""
+    import torch
+
+    from audio_artifacts import __version__
+    from audio_artifacts.models.model_dir import ModelInfo, save_model_dir
+    from audio_artifacts.models.registry import build_model
+
+    torch.manual_seed(0)
+    model = build_model("wavegram_logmel_cnn14")
+    info = ModelInfo(
+        name="wavegram-speed", version="0", architecture="wavegram_logmel_cnn14",
+        arguments=model.arguments(), sample_rate=32000, window=window, threshold=0.5,
+        package_version=__version__,
+    )
+    return save_model_dir(work / "wavegram", model, info)
+
+
+def peak_rss_child(path: Path, model_dir: str | None, backend: str) -> None:
+    """Run in a separate process: scan one file, print peak RSS as JSON."""
+    from audio_artifacts.inference.detector import Detector
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    detector = Detector(model_dir, backend=backend)
+    wall = time.perf_counter()
+    result = detector.scan_file(path)
+    wall = time.perf_counter() - wall
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({
+        "status": result.status, "error": result.error, "duration_s": result.duration_s,
+        "windows": len(result.windows), "wall_s": wall, "peak_rss_mib": peak_kib / 1024,
+        "rss_after_imports_mib": before / 1024, "backend": detector.backend.name,
+    }))
+
+
+def measure_two_hour(data: Path, model_dir: str | None, backend: str) -> dict:
+    path = ensure_two_hour(data)
+    cmd = [sys.executable, __file__, "--rss-child", str(path), "--backend", backend]
+    if model_dir:
+        cmd += ["--model-dir", model_dir]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# ---------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "audio-artifacts-bench",
+                        help="where the recordings are written / reused")
+    parser.add_argument("--model-dir", default=None, help="model directory (default: the bundled model)")
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="backend thread counts to try")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--wavegram-seconds", type=float, default=120.0,
+                        help="audio seconds scanned with Wavegram-Logmel-CNN14 (then extrapolated)")
+    parser.add_argument("--no-wavegram", action="store_true")
+    parser.add_argument("--no-two-hour", action="store_true", help="skip the 2-hour peak-RSS run")
+    parser.add_argument("--backend", default="auto", help="backend of the 2-hour run")
+    parser.add_argument("--rss-child", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.rss_child is not None:
+        peak_rss_child(args.rss_child, args.model_dir, args.backend)
+        return 0
+
+    from audio_artifacts.inference.detector import Detector
+    from audio_artifacts.models.model_dir import default_model_dir, read_model_info
+
+    model_dir = Path(args.model_dir) if args.model_dir else default_model_dir()
+    info = read_model_info(model_dir)
+    print(f"machine: {platform.machine()}, {os.cpu_count()} logical CPUs, Python {platform.python_version()}")
+    print(f"model:   {info.name} {info.version} ({info.architecture}) from {model_dir}")
+    t = time.perf_counter()
+    paths = ensure_recordings(args.data)
+    total = audio_seconds(paths)
+    rates = sorted({r for r, *_ in RECORDINGS})
+    print(f"data:    {len(paths)} recordings, {total / 60:.1f} min of audio, rates {rates} Hz, in {args.data} "
+          f"(ready in {time.perf_counter() - t:.1f} s)")
+    print()
+
+    floor_wall, floor_cpu = measure_floor(paths, info.sample_rate)
+    floor_rtf = total / floor_wall
+    print(f"read + resample floor (stream_audio only, 1 thread): {floor_rtf:8.0f}x real time "
+          f"({floor_wall:.2f} s wall, {floor_cpu:.2f} s CPU)")
+
+    best = None
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        onnx_dir, onnx_note = onnx_model_dir(model_dir, work)
+        print(f"onnx model: {onnx_note}")
+        print()
+        print(f"{'backend':8} {'threads':>7} {'RTF':>9} {'wall s':>7} {'CPU s':>7} {'CPU/wall':>8} "
+              f"{'windows/s':>9} {'floor/RTF':>9}")
+        for backend, directory in (("torch", model_dir), ("onnx", onnx_dir)):
+            for threads in args.threads:
+                detector = Detector(directory, backend=backend, threads=threads, batch_size=args.batch_size)
+                warm_up(detector, paths[0])
+                wall, cpu, windows = measure_detector(detector, paths)
+                rtf = total / wall
+                print(f"{backend:8} {threads:7d} {rtf:8.0f}x {wall:7.2f} {cpu:7.2f} {cpu / wall:8.2f} "
+                      f"{windows / wall:9.0f} {floor_rtf / rtf:9.2f}")
+                if best is None or rtf > best[0]:
+                    best = (rtf, backend, threads)
+        # leave torch's process-wide thread pool as it was for the next parts
+        import torch
+
+        torch.set_num_threads(max(args.threads))
+        print()
+        rtf, backend, threads = best
+        verdict_rtf = "PASS" if rtf >= 1000 else "FAIL"
+        verdict_floor = "PASS" if floor_rtf / rtf <= 3 else "FAIL"
+        print(f"default model best: {rtf:.0f}x real time ({backend}, {threads} thread(s)) "
+              f"-> target >= 1000x: {verdict_rtf}; within 3x of floor ({floor_rtf / rtf:.2f}x): {verdict_floor}")
+
+        if not args.no_wavegram:
+            from audio_artifacts.audio import read_info
+
+            subset = [p for p in paths if read_info(p).sample_rate == 48000][:1]
+            sub_dir = work / "subset"
+            sub_path = sub_dir / "subset.wav"
+            _cut(subset[0], sub_path, args.wavegram_seconds)
+            wdir = wavegram_dir(work, info.window)
+            detector = Detector(wdir, backend="torch", threads=2, batch_size=8)
+            wall, cpu, windows = measure_detector(detector, [sub_path])
+            sub_total = audio_seconds([sub_path])
+            w_rtf = sub_total / wall
+            print(f"Wavegram-Logmel-CNN14 (torch, 2 threads): {w_rtf:.1f}x real time on a {sub_total:.0f} s "
+                  f"subset ({windows} windows, {wall / windows * 1000:.0f} ms/window); extrapolated to the "
+                  f"{total / 60:.0f} min set: {total / w_rtf / 60:.1f} min (the default model: "
+                  f"{total / rtf:.1f} s)")
+
+    if not args.no_two_hour:
+        t = time.perf_counter()
+        rss = measure_two_hour(args.data, args.model_dir, args.backend)
+        print(f"2-hour 48 kHz recording ({rss['duration_s'] / 3600:.2f} h, {rss['windows']} windows, "
+              f"backend {rss['backend']}, separate process): peak RSS {rss['peak_rss_mib']:.0f} MiB "
+              f"(after imports {rss['rss_after_imports_mib']:.0f} MiB), scan {rss['wall_s']:.1f} s = "
+              f"{rss['duration_s'] / rss['wall_s']:.0f}x real time -> target < 1 GB: "
+              f"{'PASS' if rss['peak_rss_mib'] * 2**20 < 1e9 else 'FAIL'} "
+              f"(incl. writing the file once: {time.perf_counter() - t:.0f} s)")
+    return 0
+
+
+def _cut(source: Path, target: Path, seconds: float) -> None:
+    """First ``seconds`` of ``source`` (read through audio.py) written to ``target``."""
+    from audio_artifacts.audio import AudioConfig, read_info, stream_audio, write_audio
+
+    rate = read_info(source).sample_rate
+    want = int(seconds * rate)
+    blocks, have = [], 0
+    for block in stream_audio(source, AudioConfig(sample_rate=rate)):
+        blocks.append(block[: want - have])
+        have += blocks[-1].size
+        if have >= want:
+            break
+    write_audio(target, np.concatenate(blocks), rate)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
