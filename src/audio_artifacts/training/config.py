@@ -86,9 +86,11 @@ class ModelConfig:
 class OptimConfig:
     """AdamW with two parameter groups (backbone / head) and the LR schedule.
 
-    With ``scheduler: onecycle`` PyTorch's OneCycleLR sets every group's start
-    lr to ``max_*_lr / div_factor`` (the plain ``*_lr`` values then only matter
-    for ``scheduler: constant``).
+    With ``scheduler: onecycle`` each group follows a one-cycle schedule (the
+    shape of PyTorch's OneCycleLR): from ``max_*_lr / div_factor`` up to
+    ``max_*_lr`` over the first ``pct_start`` of the steps, then down to nearly 0.
+    The plain ``*_lr`` values are used by ``scheduler: constant`` only (as in
+    PyTorch's OneCycleLR, which also replaces the optimiser's lr).
     """
 
     backbone_lr: float = 1e-3

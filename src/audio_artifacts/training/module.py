@@ -155,14 +155,38 @@ class DetectorModule(pl.LightningModule):
                 max_lrs.append(max_lr)
         if not param_groups:
             raise ValueError("the model has no trainable parameters (everything frozen?)")
-        optimizer = torch.optim.AdamW(param_groups, weight_decay=o.weight_decay)
         if o.scheduler == "constant":
-            return optimizer
-        scheduler = torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=max_lrs, total_steps=max(1, int(self.trainer.estimated_stepping_batches)),
-            pct_start=o.pct_start, div_factor=o.div_factor,
+            return torch.optim.AdamW(param_groups, weight_decay=o.weight_decay)
+        for group, max_lr in zip(param_groups, max_lrs):
+            group["lr"] = max_lr  # the schedule scales each group's peak
+        optimizer = torch.optim.AdamW(param_groups, weight_decay=o.weight_decay)
+        # The length comes from this run's trainer, so a run resumed with more
+        # epochs stretches the cycle instead of stepping past its end.
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: one_cycle_factor(step, total, o.pct_start, o.div_factor)
         )
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+
+def one_cycle_factor(
+    step: int, total_steps: int, pct_start: float = 0.3, div_factor: float = 25.0,
+    final_div_factor: float = 1e4,
+) -> float:
+    """One-cycle learning-rate factor (of the peak) at ``step`` of ``total_steps``.
+
+    Cosine rise from ``1 / div_factor`` to 1 over the first ``pct_start`` of the
+    steps, then cosine fall to ``1 / (div_factor * final_div_factor)``: the shape
+    of PyTorch's OneCycleLR (without its momentum cycling).
+    """
+    peak_step = max(1.0, pct_start * total_steps - 1)
+    last_step = max(peak_step + 1, total_steps - 1)
+    start, end = 1.0 / div_factor, 1.0 / (div_factor * final_div_factor)
+    if step <= peak_step:
+        low, high, fraction = start, 1.0, step / peak_step
+    else:
+        low, high, fraction = 1.0, end, min(1.0, (step - peak_step) / (last_step - peak_step))
+    return high + (low - high) * (1 + math.cos(math.pi * fraction)) / 2
 
 
 def window_and_recording_metrics(
