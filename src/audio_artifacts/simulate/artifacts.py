@@ -26,7 +26,7 @@ FLOOR_RANGE_DB = 25.0
 # Ranges chosen so the quietest draws are still visible to an expert in a
 # 0-8 kHz spectrogram of a few seconds (see docs/simulator.md).
 DEFAULT_LEVELS_DB: dict[str, tuple[float, float]] = {
-    "tonal": (2.0, 25.0),
+    "tonal": (4.0, 25.0),
     "tdma_buzz": (2.0, 20.0),
     "packet_buzz": (4.0, 20.0),
     "periodic_ticks": (8.0, 28.0),

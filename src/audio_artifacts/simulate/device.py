@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+from scipy.signal import lfilter
 
 P_REF = 20e-6  # Pa, 0 dB SPL
 _AUDIOGRAM_HZ = np.array([125.0, 250.0, 500.0, 1000.0, 2000.0, 3000.0, 4000.0, 6000.0, 8000.0])
@@ -141,35 +142,46 @@ def _shaped_noise_spectrum(rng: np.random.Generator, n: int, sample_rate: int, l
 
 
 def compression_gain_db(device: DeviceProfile, level_db: np.ndarray) -> np.ndarray:
-    """Static WDRC + expansion gain change in dB for input levels (dB SPL)."""
-    gain = np.zeros_like(level_db)
-    if device.wdrc:
-        over = np.maximum(level_db - device.compression_knee_db, 0.0)
-        gain -= (1.0 - 1.0 / device.compression_ratio) * over
-    if device.expansion:
-        under = np.maximum(device.expansion_knee_db - level_db, 0.0)
-        gain -= np.minimum((device.expansion_slope - 1.0) * under, 20.0)
-    return gain
+    """Static WDRC gain change in dB for input levels (dB SPL)."""
+    over = np.maximum(level_db - device.compression_knee_db, 0.0)
+    return -(1.0 - 1.0 / device.compression_ratio) * over if device.wdrc else np.zeros_like(level_db)
+
+
+def expansion_gain_db(device: DeviceProfile, level_db: np.ndarray) -> np.ndarray:
+    """Static expansion gain change in dB (at most -20 dB) for input levels (dB SPL)."""
+    under = np.maximum(device.expansion_knee_db - level_db, 0.0)
+    return -np.minimum((device.expansion_slope - 1.0) * under, 20.0) if device.expansion else np.zeros_like(level_db)
 
 
 def _gain_track(device: DeviceProfile, x: np.ndarray, sample_rate: int) -> np.ndarray:
-    """Time-varying gain (linear, ``(samples,)``) of the level detector with attack / release."""
+    """Time-varying gain (linear, ``(samples,)``) of compression and expansion.
+
+    Compression follows the level with the device's attack / release; the
+    expansion's detector is slow and symmetric (100 ms), as squelch detectors
+    are, so a quiet input's noise is not pumped by its own fluctuations.
+    """
     block = max(1, int(round(_DETECTOR_BLOCK_S * sample_rate)))
     count = int(np.ceil(x.size / block))
     padded = np.pad(x, (0, count * block - x.size))
     power = np.mean(padded.reshape(count, block) ** 2, axis=1)
-    attack = np.exp(-_DETECTOR_BLOCK_S / device.attack_s)
-    release = np.exp(-_DETECTOR_BLOCK_S / device.release_s)
-    smoothed = np.empty(count)
-    state = power[: max(1, int(0.05 / _DETECTOR_BLOCK_S))].mean()
-    for i, value in enumerate(power.tolist()):
-        coef = attack if value > state else release
-        state = coef * state + (1.0 - coef) * value
-        smoothed[i] = state
-    level = 10.0 * np.log10(np.maximum(smoothed, 1e-30) / P_REF**2)
-    gain_blocks = 10.0 ** (compression_gain_db(device, level) / 20.0)
+    initial = power[: max(1, int(0.05 / _DETECTOR_BLOCK_S))].mean()
+    gain_db = np.zeros(count)
+    if device.wdrc:
+        attack = np.exp(-_DETECTOR_BLOCK_S / device.attack_s)
+        release = np.exp(-_DETECTOR_BLOCK_S / device.release_s)
+        smoothed = np.empty(count)
+        state = initial
+        for i, value in enumerate(power.tolist()):
+            coef = attack if value > state else release
+            state = coef * state + (1.0 - coef) * value
+            smoothed[i] = state
+        gain_db += compression_gain_db(device, 10.0 * np.log10(np.maximum(smoothed, 1e-30) / P_REF**2))
+    if device.expansion:
+        coef = np.exp(-_DETECTOR_BLOCK_S / 0.1)
+        slow, _ = lfilter([1.0 - coef], [1.0, -coef], power, zi=[coef * initial])
+        gain_db += expansion_gain_db(device, 10.0 * np.log10(np.maximum(slow, 1e-30) / P_REF**2))
     centres = (np.arange(count) + 0.5) * block
-    return np.interp(np.arange(x.size), centres, gain_blocks)
+    return np.interp(np.arange(x.size), centres, 10.0 ** (gain_db / 20.0))
 
 
 def render_device(device: DeviceProfile, stimulus_pa: np.ndarray | None, n_samples: int,
@@ -195,7 +207,9 @@ def render_device(device: DeviceProfile, stimulus_pa: np.ndarray | None, n_sampl
     """
     freqs = np.fft.rfftfreq(n_samples, 1.0 / sample_rate)
     f = np.maximum(freqs, 1.0)
-    mic_shape = 1.0 + device.mic_noise_corner_hz / f
+    # 1/f rise below the corner; the microphone's own low-frequency vent and the
+    # ADC's DC blocker remove what lies under ~60 Hz before the level detector.
+    mic_shape = (1.0 + device.mic_noise_corner_hz / f) / (1.0 + (60.0 / f) ** 4)
     mic_shape[0] = 0.0
     # The EIN is quoted over the usual 100 Hz - 10 kHz band; scale the shape so that band holds it.
     in_band = (freqs >= 100.0) & (freqs <= min(10000.0, sample_rate / 2))
