@@ -31,7 +31,7 @@ from audio_artifacts import __version__
 from audio_artifacts.service.config import CONFIG_ENV, ServiceConfig
 from audio_artifacts.service.scanning import scan_single_upload, scan_upload
 from audio_artifacts.service.schemas import ErrorOut, HealthOut, ModelRefOut, ScanResultOut
-from audio_artifacts.service.uploads import ReceivedFile, ReceivedForm, UploadError, UploadLimits, receive_form
+from audio_artifacts.service.uploads import ReceivedForm, UploadError, UploadLimits, receive_form
 
 API_PREFIX = "/api/v1/inference"
 THRESHOLD_FIELD = "threshold"
@@ -191,7 +191,6 @@ def _add_routes(app: FastAPI) -> None:
             form = await _receive(request, folder, "files", limits)
             chosen = _request_threshold(threshold, form)
             results = []
-            upload: ReceivedFile
             for upload in form.files:  # one thread call per file: long batches do not hog the limiter
                 results.append(await state.run(scan_upload, state.detector, upload, chosen))
         return [ScanResultOut.from_result(r) for r in results]
