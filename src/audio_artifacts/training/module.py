@@ -94,7 +94,7 @@ class DetectorModule(pl.LightningModule):
         )
         self._train_windows += waveform.shape[0]
         self.log("train_loss", loss, on_step=True, on_epoch=True, prog_bar=True,
-                 batch_size=waveform.shape[0])
+                 batch_size=waveform.shape[0], sync_dist=True)
         return loss
 
     def on_train_epoch_start(self) -> None:
@@ -107,7 +107,9 @@ class DetectorModule(pl.LightningModule):
         seconds = time.perf_counter() - self._epoch_start - self._val_seconds
         if self._train_windows and seconds > 0:
             # windows through data loading, augmentation, forward and backward (this rank)
-            self.log("train_windows_per_s", self._train_windows / seconds, rank_zero_only=True)
+            # summed over DDP ranks: the throughput of the whole run
+            self.log("train_windows_per_s", self._train_windows / seconds, sync_dist=True,
+                     reduce_fx="sum")
 
     # --- validation -------------------------------------------------------------------
 
@@ -139,7 +141,8 @@ class DetectorModule(pl.LightningModule):
             labels.cpu().numpy(), torch.sigmoid(logits).cpu().numpy(), recording.cpu().numpy()
         )
         finite = {k: v for k, v in values.items() if math.isfinite(v)}
-        self.log_dict(finite, prog_bar=False, sync_dist=False)
+        # identical on every rank after the gather; the mean over ranks keeps them
+        self.log_dict(finite, prog_bar=False, sync_dist=True)
 
     # --- optimisation -----------------------------------------------------------------
 
