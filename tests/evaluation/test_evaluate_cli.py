@@ -168,6 +168,10 @@ def test_breakdowns(evaluated):
     assert [row["group"] for row in stimulus] == ["quiet", "speech"]
     assert sum(row["recordings"]["n"] for row in stimulus) == 8
     assert sum(row["recordings"]["tp"] for row in stimulus) == report["recordings"]["tp"]
+    # in Markdown, rates a group cannot have (recall without artifacts) read n/a; false alarms as a count
+    markdown = (out / "first" / "report.md").read_text()
+    none = types["none"]["recordings"]
+    assert "| none | 4 | 0 | n/a |" in markdown and f"| {none['fp']}/4 |" in markdown
     levels = report["breakdowns"]["input_level_db"]  # 8 distinct values: one group each, sorted numerically
     assert [row["group"] for row in levels] == [str(40 + 5 * i) for i in range(8)]
 

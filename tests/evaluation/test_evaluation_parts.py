@@ -60,9 +60,17 @@ def test_numeric_columns_with_many_values_become_round_bands():
     assert groups == ["[30, 40)", "[40, 50)", "[50, 60)", "[60, 70)", "[70, 80)", "[80, 90)"]  # numeric order
 
 
+def test_few_integer_values_stay_and_fractional_values_are_banded():
+    entries = [RecordingEntry(Path(f"/{i}.wav"), 0, None, {"sample_rate": str(r)})
+               for i, r in enumerate([16000, 48000, 44100, 16000])]
+    assert [g for g, in group_labels(entries, "sample_rate")] == ["16000", "48000", "44100", "16000"]
+
+
 def test_derived_level_column_and_missing_values():
-    items = [scored(1, [0.9], tick(-3.5)), scored(0, [0.2], ()), scored(1, [0.8], None)]
-    assert [g for g, in group_labels([i.entry for i in items], "artifact_level_db")] == ["-3.5", "none", "(missing)"]
+    items = [scored(1, [0.9], tick(-3.5)), scored(1, [0.9], tick(12.25)), scored(0, [0.2], ()),
+             scored(1, [0.8], None)]
+    labels = [g for g, in group_labels([i.entry for i in items], "artifact_level_db")]
+    assert labels == ["[-4, -2)", "[12, 14)", "none", "(missing)"]
 
 
 def test_columns_are_checked_against_the_manifest():

@@ -9,8 +9,10 @@ one of the derived columns:
   ``tonal`` group; ``none`` for clean recordings);
 * ``artifact_level_db`` -- the highest ``level_db`` of the recording's events.
 
-Numeric columns with many distinct values (levels, durations) are grouped
-into bands of a round width (``[-10, 0)``, ``[0, 10)``, ...).
+Numeric columns with fractional values or more than 8 distinct values
+(levels, durations) are grouped into at most 8 bands of a round width
+(``[0, 5)``, ``[5, 10)``, ...); few integer values (sample rates, nominal
+input levels) stay as they are.
 
 Each group reports recording-level metrics within the group and, because a
 group such as ``artifact_types = tick`` holds only positives (so precision
@@ -106,7 +108,10 @@ def group_labels(entries: Sequence[RecordingEntry], column: str) -> list[list[st
         return [[part for part in value.split(TYPES_SEPARATOR) if part] or [NO_TYPES] for value in raw]
     numbers = [_as_float(value) for value in raw]
     present = [n for n, value in zip(numbers, raw) if value not in (MISSING, NO_TYPES)]
-    if present and all(n is not None for n in present) and len(set(present)) > MAX_NUMERIC_GROUPS:
+    continuous = present and all(n is not None for n in present) and (
+        len(set(present)) > MAX_NUMERIC_GROUPS or any(not float(n).is_integer() for n in present)
+    )
+    if continuous:
         low, high = min(present), max(present)
         width = _nice_width(high - low, MAX_NUMERIC_GROUPS)
         labels = []

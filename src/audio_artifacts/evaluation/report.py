@@ -137,16 +137,24 @@ def _level_table(evaluation: ModelEvaluation) -> list[str]:
 
 
 def _breakdown_table(rows: list[dict[str, Any]]) -> list[str]:
+    """One line per group; rates undefined for the group (no artifacts, no alarms) read ``n/a``."""
     lines = [
-        "| group | recordings | artifacts | recall | precision | F1 | ROC AUC | AUC vs all clean | windows | window F1 |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| group | recordings | artifacts | recall | precision | F1 | false alarms | ROC AUC | AUC vs all clean "
+        "| windows | window F1 |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         r, w = row["recordings"], row["windows"]
+        has_pos, has_alarm = r["positives"] > 0, r["tp"] + r["fp"] > 0
+        recall = format_metric(r["recall"] if has_pos else None)
+        precision = format_metric(r["precision"] if has_alarm else None)
+        f1 = format_metric(r["f1"] if has_pos else None)
+        alarms = f"{r['fp']}/{r['fp'] + r['tn']}" if r["fp"] + r["tn"] else "n/a"
+        window_f1 = format_metric(w["f1"] if w["positives"] else None)
         lines.append(
-            f"| {row['group']} | {r['n']} | {r['positives']} | {format_metric(r['recall'])} | "
-            f"{format_metric(r['precision'])} | {format_metric(r['f1'])} | {format_metric(r['roc_auc'])} | "
-            f"{format_metric(row['roc_auc_vs_all_negatives'])} | {w['n']} | {format_metric(w['f1'])} |"
+            f"| {row['group']} | {r['n']} | {r['positives']} | {recall} | {precision} | {f1} | {alarms} | "
+            f"{format_metric(r['roc_auc'])} | {format_metric(row['roc_auc_vs_all_negatives'])} | {w['n']} | "
+            f"{window_f1} |"
         )
     return lines
 
