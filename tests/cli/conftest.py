@@ -42,7 +42,7 @@ def tone_bursts(seconds: float, sample_rate: int, seed: int = 0, channels: int =
 def make_recording(tmp_path):
     """``make_recording(name, seconds, sample_rate, channels)`` -> path of a real audio file."""
 
-    def make(name: str, seconds: float = 8.0, sample_rate: int = 16000, channels: int = 1, seed: int = 0):
+    def make(name: str, seconds: float = 4.0, sample_rate: int = 16000, channels: int = 1, seed: int = 0):
         return write_audio(tmp_path / name, tone_bursts(seconds, sample_rate, seed, channels), sample_rate)
 
     return make

@@ -217,11 +217,11 @@ def test_every_bad_input_gets_an_error_row_and_the_scan_goes_on(tmp_path, capsys
 
 
 def test_folders_globs_and_recursion(tmp_path, capsys, tiny_model_dir, make_recording):
-    make_recording("top.wav")
-    make_recording("TOP2.WAV")
+    make_recording("top.wav", seconds=1.0)
+    make_recording("TOP2.WAV", seconds=1.0)
     (tmp_path / "notes.txt").write_text("ignored")
     (tmp_path / "sub").mkdir()
-    make_recording("sub/deep.flac")
+    make_recording("sub/deep.flac", seconds=1.0)
     model = ("--model", tiny_model_dir)
 
     def names(*args):
@@ -236,8 +236,8 @@ def test_folders_globs_and_recursion(tmp_path, capsys, tiny_model_dir, make_reco
     assert names(tmp_path / "top.wav", tmp_path) == ["TOP2.WAV", "deep.flac", "top.wav"]  # no duplicates
 
 
-def test_kill_mid_run_then_resume_reports_every_file_exactly_once(tmp_path, tiny_model_dir, make_recording):
-    source = make_recording("source.wav", seconds=20.0)
+def test_kill_mid_run_then_resume_reports_every_file_exactly_once(tmp_path, capsys, tiny_model_dir, make_recording):
+    source = make_recording("source.wav", seconds=10.0)
     folder = tmp_path / "many"
     folder.mkdir()
     for i in range(12):
@@ -262,11 +262,9 @@ def test_kill_mid_run_then_resume_reports_every_file_exactly_once(tmp_path, tiny
     # a kill in the middle of writing leaves a torn row: resume must drop and redo it
     out.write_text(before + before.splitlines()[0][:50])
 
-    done = subprocess.run([*CLI, "scan", str(folder), "--model", str(tiny_model_dir), "--out", str(out),
-                           "--resume"], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert f"{n_before} of 12" in done.stderr
-    assert "%|" not in done.stderr  # silent progress in a pipe
+    code, _, err = scan(capsys, folder, "--model", tiny_model_dir, "--out", out, "--resume")
+    assert code == 0, err
+    assert f"{n_before} of 12" in err
     final = rows(out)  # every line parses
     paths = [r["path"] for r in final]
     assert sorted(paths) == sorted(str(folder / f"rec_{i:02d}.wav") for i in range(12))
@@ -282,7 +280,7 @@ def test_resume_with_csv_and_exit_code_counts_earlier_rows(tmp_path, capsys, tin
     model = ("--model", tiny_model_dir, "--out", out)
     assert scan(capsys, tmp_path / "a.wav", *model, "--threshold", 0)[0] == 0  # a: artifact
     code, _, err = scan(capsys, tmp_path, *model, "--resume", "--threshold", 1)
-    assert "1 of 3" in err
+    assert "1 of 3" in err and "used threshold(s) 0.0; this run uses 1.0" in err
     assert code == 1  # c failed
     with open(out, newline="") as handle:
         table = {r["path"]: r for r in csv.DictReader(handle)}
@@ -323,3 +321,43 @@ def test_bundled_default_model(tmp_path, capsys, make_recording):
     (r,) = rows(out)
     info = read_model_info(default_model_dir())
     assert r["model"] == {"name": info.name, "version": info.version} and r["threshold"] == info.threshold
+
+
+def test_resume_refuses_to_append_to_a_file_of_another_kind(tmp_path, capsys, tiny_model_dir, make_recording):
+    good = make_recording("a.wav")
+    notes = tmp_path / "notes.csv"
+    notes.write_text("these are my notes\nplease keep them\n")
+    code, _, err = scan(capsys, good, "--model", tiny_model_dir, "--out", notes, "--resume")
+    assert code == 2 and "holds no csv scan results" in err
+    assert notes.read_text() == "these are my notes\nplease keep them\n"
+
+
+def test_progress_bar_on_a_terminal_only(tmp_path, tiny_model_dir, make_recording):
+    pty = pytest.importorskip("pty")
+    import fcntl
+    import struct
+    import termios
+
+    make_recording("a.wav", seconds=2.0)
+    make_recording("b.wav", seconds=2.0, seed=1)
+    controller, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 100, 0, 0))
+    process = subprocess.Popen([*CLI, "scan", str(tmp_path), "--model", str(tiny_model_dir)],
+                               stdout=subprocess.PIPE, stderr=terminal)
+    os.close(terminal)
+    drawn = b""
+    while True:
+        try:
+            chunk = os.read(controller, 4096)
+        except OSError:  # the terminal closes when the scan exits
+            break
+        if not chunk:
+            break
+        drawn += chunk
+    stdout = process.stdout.read().decode()
+    process.wait(timeout=60)
+    os.close(controller)
+    assert process.returncode == 0
+    assert b"scanning:" in drawn and b"/2 [" in drawn
+    # the table on stdout (a pipe here) is untouched by the bar
+    assert "\r" not in stdout and stdout.splitlines()[-1] == "2 file(s): " + stdout.splitlines()[-1].split(": ", 1)[1]

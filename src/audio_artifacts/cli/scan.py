@@ -42,6 +42,9 @@ AUDIO_EXTENSIONS = frozenset({
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_ARTIFACT = 0, 1, 2, 3
 
+# reports is light (no numpy / torch); the model stack is imported in run only.
+from audio_artifacts.reports import CSV_COLUMNS  # noqa: E402
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``audio-artifacts scan``."""
@@ -170,14 +173,20 @@ def run(args: argparse.Namespace) -> int:
         return _usage_error("no recordings found in: " + ", ".join(args.paths))
 
     previous = _previous_outcomes(out, fmt) if args.resume else {}
+    if args.resume and not previous and out.is_file() and b"\n" in out.read_bytes()[:65536]:
+        with open(out, encoding="utf-8", errors="replace") as handle:
+            first_line = handle.readline().rstrip("\r\n")
+        if not (fmt == "csv" and first_line == ",".join(CSV_COLUMNS)):
+            return _usage_error(f"--resume: {out} holds no {fmt} scan results; not appending to it")
     todo = [p for p in paths if not ({str(p), os.path.abspath(p)} & previous.keys())]
     if args.resume and len(todo) < len(paths):
         print(f"audio-artifacts scan: resuming: {len(paths) - len(todo)} of {len(paths)} "
               f"recording(s) already in {out}", file=sys.stderr)
     pending = set(map(str, todo))
-    outcomes = [previous.get(str(p)) or previous[os.path.abspath(p)] for p in paths if str(p) not in pending]
+    earlier = [previous.get(str(p)) or previous[os.path.abspath(p)] for p in paths if str(p) not in pending]
+    outcomes = [(status, verdict) for status, verdict, _ in earlier]
     if todo:
-        outcomes += _scan(args, todo, out, fmt)
+        outcomes += _scan(args, todo, out, fmt, earlier_thresholds={t for _, _, t in earlier})
 
     failed = any(status != "ok" for status, _ in outcomes)
     flagged = any(verdict == "artifact" for _, verdict in outcomes)
@@ -186,23 +195,30 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_FAILED if failed else EXIT_OK
 
 
-def _previous_outcomes(out: Path, fmt: str) -> dict[str, tuple[str, str | None]]:
-    """(status, verdict) of every complete row already in ``out``, by path and absolute path."""
+def _previous_outcomes(out: Path, fmt: str) -> dict[str, tuple[str, str | None, float]]:
+    """(status, verdict, threshold) of every complete row already in ``out``, by path and absolute path."""
     from audio_artifacts.reports import CsvSummaryWriter, read_jsonl
 
     if not out.is_file():
         return {}
     if fmt == "csv":
-        rows = [(r["path"], r["status"], r["verdict"] or None) for r in CsvSummaryWriter.read_rows(out)]
+        rows = [(r["path"], r["status"], r["verdict"] or None, float(r["threshold"]))
+                for r in CsvSummaryWriter.read_rows(out)]
     else:
-        rows = [(r.path, r.status, r.verdict) for r in read_jsonl(out)]
-    outcomes: dict[str, tuple[str, str | None]] = {}
-    for path, status, verdict in rows:
-        outcomes[path] = outcomes[os.path.abspath(path)] = (status, verdict)
+        rows = [(r.path, r.status, r.verdict, r.threshold) for r in read_jsonl(out)]
+    outcomes: dict[str, tuple[str, str | None, float]] = {}
+    for path, status, verdict, threshold in rows:
+        outcomes[path] = outcomes[os.path.abspath(path)] = (status, verdict, threshold)
     return outcomes
 
 
-def _scan(args: argparse.Namespace, paths: list[Path], out: Path | None, fmt: str | None) -> list[tuple[str, str | None]]:
+def _scan(
+    args: argparse.Namespace,
+    paths: list[Path],
+    out: Path | None,
+    fmt: str | None,
+    earlier_thresholds: set[float] = frozenset(),
+) -> list[tuple[str, str | None]]:
     """Scan ``paths``, writing each result as it comes; returns (status, verdict) per path."""
     from tqdm import tqdm
 
@@ -220,6 +236,10 @@ def _scan(args: argparse.Namespace, paths: list[Path], out: Path | None, fmt: st
             raise
         raise ModelDirError(f"the bundled default model cannot be used ({exc}); "
                             "pass --model DIR to scan with another model directory") from exc
+    other = sorted(earlier_thresholds - {detector.threshold})
+    if other:
+        print(f"audio-artifacts scan: warning: rows already in {out} used threshold(s) "
+              f"{', '.join(map(str, other))}; this run uses {detector.threshold}", file=sys.stderr)
     table = TableFormatter() if fmt is None else None
     if out is not None:
         writer_class = CsvSummaryWriter if fmt == "csv" else JsonlWriter
@@ -233,7 +253,7 @@ def _scan(args: argparse.Namespace, paths: list[Path], out: Path | None, fmt: st
     outcomes: list[tuple[str, str | None]] = []
     counts = {"artifact": 0, "error": 0}
     bar = tqdm(total=len(paths), unit="file", file=sys.stderr, disable=not sys.stderr.isatty(),
-               desc="scanning")
+               desc="scanning", leave=False)
     try:
         if table is not None:
             bar.write(table.header(), file=sys.stdout)
