@@ -129,6 +129,7 @@ def test_client_file_names_are_sanitised_never_paths(
         b"bell\x07\ttab\x1b.wav": "belltab.wav",
         b"..": "upload",
         b"": "upload",
+        "Gerät 7 – Höhe.wav".encode(): "Gerät 7 – Höhe.wav",
     }
     data = recordings["short_2s.wav"].read_bytes()
     boundary = "name-test-boundary"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -150,6 +151,19 @@ def test_config_validates_and_round_trips(tmp_path: Path) -> None:
 def test_serve_rejects_bad_options_before_starting(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(argv) == 2
     assert "audio-artifacts serve: error:" in capsys.readouterr().err
+
+
+def test_serve_names_a_missing_model_file_before_starting(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from audio_artifacts.models.model_dir import ModelInfo
+    from audio_artifacts.windows import WindowSpec
+
+    assert main(["serve", "--model", str(tmp_path)]) == 2
+    assert "model.json" in capsys.readouterr().err
+    info = ModelInfo(name="m", version="1", architecture="fast", arguments={}, sample_rate=32000,
+                     window=WindowSpec(), threshold=0.5, package_version="test")
+    (tmp_path / "model.json").write_text(json.dumps(info.to_dict()))
+    assert main(["serve", "--model", str(tmp_path), "--backend", "onnx"]) == 2
+    assert "model.onnx" in capsys.readouterr().err
 
 
 def test_dotnet_style_parts_from_windows_stations(tmp_path: Path) -> None:
