@@ -50,7 +50,9 @@ def test_short_event_counts_when_wholly_inside():
 
 def test_zero_length_event_counts_when_its_instant_is_inside():
     e = entry(1, [ArtifactEvent("click", 5.0, 5.0, 0.0)])
-    assert window_label(0.0, 5.0, e) == 0 and window_label(5.0, 10.0, e) == 1 and window_label(1.0, 6.0, e) == 1
+    assert window_label(0.0, 4.9, e) == 0 and window_label(5.1, 10.0, e) == 0
+    assert window_label(5.0, 10.0, e) == 1 and window_label(1.0, 6.0, e) == 1
+    assert window_label(0.0, 5.0, e) == 1  # on the edge: an instant at a recording's very end is not lost
 
 
 def test_periodic_train_needs_one_full_period():
@@ -97,7 +99,7 @@ def test_label_properties(events, start, min_overlap):
     e = entry(1 if events else 0, events)
     label = window_label(start, end, e, min_overlap)
     overlapping = [ev for ev in events if min(end, ev.end_s) - max(start, ev.start_s) > 0 or (
-        ev.duration_s == 0 and start <= ev.start_s < end)]
+        ev.duration_s == 0 and start <= ev.start_s <= end)]
     # no event touching the window -> 0; an event wholly inside the window -> 1
     if not overlapping:
         assert label == 0
@@ -114,3 +116,28 @@ def test_labels_over_the_windows_of_a_recording():
     labels = [window_label(s, s + 5.0, e) for s in starts]
     assert list(starts) == [0.0, 3.75, 7.5, 11.25, 15.0, 18.75, 22.5, 25.0]
     assert labels == [0, 0, 1, 1, 1, 0, 0, 0]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.floats(0.5, 120.0),  # recording length, s
+    st.floats(0.0, 1.0),  # event start as a fraction of the room left
+    st.floats(0.0, 30.0),  # event duration, s
+    st.one_of(st.none(), st.floats(0.05, 1.25)),  # period of a train, up to the 1.25 s window overlap
+)
+def test_every_event_gets_a_positive_window(seconds, where, length, period):
+    """With the default 5 s / 25 % windows no event inside a recording is missed by the labels.
+
+    The overlap of consecutive windows (1.25 s) is at least the required overlap of any
+    event whose period is <= 1.25 s, so some window always holds enough of it.
+    """
+    rate = 1000
+    seconds = round(seconds * rate) / rate  # a whole number of samples
+    length = min(length, seconds)
+    start = where * (seconds - length)
+    params = {} if period is None else {"period_s": period}
+    e = entry(1, [ArtifactEvent("x", start, start + length, 0.0, params)])
+    n = int(round(seconds * rate))
+    spec = WindowSpec()
+    labels = [window_label(s / rate, min(s + 5 * rate, n) / rate, e) for s in window_starts(n, spec, rate)]
+    assert max(labels) == 1

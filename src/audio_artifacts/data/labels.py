@@ -21,7 +21,7 @@ The rule (used by training, evaluation and any report of window labels):
     well hold no tick at all; with this rule it is labelled 0;
   - capping by the event's duration lets a short event (a 5 ms click) count
     when the window holds all of it. A zero-length event counts when its
-    instant lies inside the window.
+    instant lies inside the window or on its edge.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def event_in_window(
 ) -> bool:
     """True when the window ``[start_s, end_s)`` (seconds) holds enough of ``event``."""
     if event.duration_s == 0:
-        return start_s <= event.start_s < end_s
+        return start_s <= event.start_s <= end_s  # closed: an instant at the recording's end still counts
     overlap = min(end_s, event.end_s) - max(start_s, event.start_s)
     # a tiny tolerance so an event exactly as long as the requirement, fully inside, counts despite round-off
     return overlap > 0 and overlap >= required_overlap(event, min_overlap_s) - 1e-9
