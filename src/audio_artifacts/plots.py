@@ -124,10 +124,10 @@ def display_spectrogram(
 
 
 def plot_title(result: ScanResult) -> str:
-    """``"<file name> — <verdict> (p = 0.93, threshold 0.50)"``."""
+    """``"<file name> — <verdict> (p = 0.931, threshold 0.500)"``."""
     return (
         f"{Path(result.path).name} — {result.verdict} "
-        f"(p = {result.probability:.2f}, threshold {result.threshold:.2f})"
+        f"(p = {result.probability:.3f}, threshold {result.threshold:.3f})"
     )
 
 

@@ -513,7 +513,7 @@ class TableFormatter:
 
     def header(self) -> str:
         w = self.name_width
-        head = f"{'file':<{w}}  {'verdict':<11}  {'prob':>5}  {'first hit':>9}  {'events':>6}  {'duration':>9}"
+        head = f"{'file':<{w}}  {'verdict':<11}  {'prob':>6}  {'first hit':>9}  {'events':>6}  {'duration':>9}"
         return head + "\n" + "-" * len(head)
 
     def row(self, result: ScanResult) -> str:
@@ -523,7 +523,7 @@ class TableFormatter:
             return f"{name:<{w}}  {'ERROR':<11}  {result.error}"
         hit = "-" if result.triggered_at is None else f"{result.triggered_at:.2f}s"
         return (
-            f"{name:<{w}}  {result.verdict:<11}  {result.probability:>5.2f}  {hit:>9}  "
+            f"{name:<{w}}  {result.verdict:<11}  {result.probability:>6.3f}  {hit:>9}  "
             f"{len(result.events):>6}  {_duration(result.duration_s):>9}"
         )
 

@@ -198,7 +198,7 @@ def test_table_shows_each_file_and_errors():
     text = format_table(results)
     lines = text.splitlines()
     assert lines[0].split()[:3] == ["file", "verdict", "prob"]
-    assert "unit7_V212-Tx_10dB.wav" in lines[2] and "artifact" in lines[2] and "0.90" in lines[2]
+    assert "unit7_V212-Tx_10dB.wav" in lines[2] and "artifact" in lines[2] and "0.900" in lines[2]
     assert len(lines[2].split("  ")[0]) == 40  # long names keep their end
     assert "no_artifact" in lines[3] and "-" in lines[3].split()
     assert "ERROR" in lines[4] and "empty file (0 bytes)" in lines[4]

@@ -34,6 +34,9 @@ import os
 import sys
 from pathlib import Path
 
+# reports is light (standard library only); the model stack is imported in run only.
+from audio_artifacts.reports import CSV_COLUMNS
+
 #: Extensions (lower case) collected from folders and globs.
 AUDIO_EXTENSIONS = frozenset({
     ".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff",
@@ -41,9 +44,6 @@ AUDIO_EXTENSIONS = frozenset({
 })
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_ARTIFACT = 0, 1, 2, 3
-
-# reports is light (no numpy / torch); the model stack is imported in run only.
-from audio_artifacts.reports import CSV_COLUMNS  # noqa: E402
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
