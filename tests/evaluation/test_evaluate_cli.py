@@ -241,8 +241,10 @@ def test_unreadable_recordings_are_listed_and_the_rest_evaluated(tmp_path, model
 
 def test_usage_errors_exit_2_before_any_scoring(tmp_path, dataset, models, capsys):
     out = tmp_path / "never"
+    with pytest.raises(SystemExit) as caught:  # argparse: a MODEL_DIR and the MANIFEST are required
+        main(["evaluate", str(dataset)])
+    assert caught.value.code == 2 and "MANIFEST" in capsys.readouterr().err
     cases = [
-        ([str(dataset)], "at least one MODEL_DIR"),
         ([str(tmp_path / "nope"), str(dataset)], "model directory does not exist"),
         ([str(models[0]), str(dataset), "--by", "colour", "stimulus"], "cannot break down by 'colour'"),
         ([str(models[0]), str(dataset), "--threshold", "1.5"], "--threshold must be in [0, 1]"),

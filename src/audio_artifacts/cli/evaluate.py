@@ -35,8 +35,9 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``audio-artifacts evaluate``."""
-    parser.add_argument("paths", nargs="+", metavar="MODEL_DIR ... MANIFEST",
-                        help="one or more model directories, then the manifest (CSV or class folder)")
+    parser.add_argument("model_dirs", nargs="+", metavar="MODEL_DIR", help="one or more model directories")
+    parser.add_argument("manifest", metavar="MANIFEST",
+                        help="labelled recordings: a manifest CSV or a folder with artifact/ and no_artifact/")
     parser.add_argument("--out", metavar="DIR", default="evaluation",
                         help="output folder for predictions, reports and curves (default: ./evaluation)")
     parser.add_argument("--by", metavar="COLUMN", nargs="+", action="extend", default=[],
@@ -92,10 +93,8 @@ def run(args: argparse.Namespace) -> int:
     from audio_artifacts.inference.detector import Detector
     from audio_artifacts.models.model_dir import read_model_info
 
-    if len(args.paths) < 2:
-        return _usage_error("give at least one MODEL_DIR and then the MANIFEST")
-    model_dirs = [Path(p) for p in args.paths[:-1]]
-    manifest = Path(args.paths[-1])
+    model_dirs = [Path(p) for p in args.model_dirs]
+    manifest = Path(args.manifest)
     if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
         return _usage_error(f"--threshold must be in [0, 1], got {args.threshold}")
     min_overlap = DEFAULT_MIN_OVERLAP_S if args.min_overlap is None else args.min_overlap
