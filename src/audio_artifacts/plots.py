@@ -180,10 +180,13 @@ def plot_scan(
     top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=[3, 1])
 
     vmax = float(np.percentile(spec.db, 99.5))
+    # At most 70 dB of range, less when the picture has little (time-averaged noise),
+    # so texture stays visible instead of one flat colour.
+    vmin = max(vmax - 70.0, float(np.percentile(spec.db, 5)) - 10.0)
     extent = (0.0, spec.db.shape[1] * spec.column_seconds, 0.0, float(spec.frequencies_hz[-1]))
     image = top.imshow(
         spec.db, origin="lower", aspect="auto", extent=extent, cmap="viridis",
-        vmin=vmax - 70.0, vmax=vmax, interpolation="nearest",
+        vmin=vmin, vmax=vmax, interpolation="nearest",
     )
     figure.colorbar(image, ax=top, label="power (dB)", pad=0.01)
     top.set_ylim(0, MAX_FREQUENCY_HZ)
@@ -192,8 +195,11 @@ def plot_scan(
     starts = np.array([w.start for w in result.windows])
     ends = np.array([w.end for w in result.windows])
     probs = np.array([w.probability for w in result.windows])
-    bottom.hlines(probs, starts, ends, colors="tab:blue", alpha=0.35, linewidth=3)
-    bottom.plot((starts + ends) / 2, probs, color="tab:blue", marker="o", markersize=3, label="window probability")
+    few = len(probs) <= 200  # window extents and markers only while they can be told apart
+    if few:
+        bottom.hlines(probs, starts, ends, colors="tab:blue", alpha=0.35, linewidth=3)
+    bottom.plot((starts + ends) / 2, probs, color="tab:blue", marker="o" if few else None,
+                markersize=3, linewidth=1 if few else 0.8, label="window probability")
     bottom.axhline(result.threshold, color="tab:red", linestyle="--", linewidth=1,
                    label=f"threshold {result.threshold:.2f}")
     for event in result.events:
