@@ -105,6 +105,17 @@ def test_batch_size_does_not_change_the_probabilities(tiny_model_dir, recordings
     np.testing.assert_allclose(one[1], many[1], atol=1e-5)
 
 
+def test_batches_spanning_several_files_give_each_file_its_own_windows(tiny_model_dir, recordings):
+    paths = [recordings["short16"], recordings["stereo48"], recordings["short16"], recordings["mono44"]]
+    detector = Detector(tiny_model_dir, backend="torch", batch_size=5)
+    together = list(detector.scan_many(paths))
+    for path, result in zip(paths, together):
+        alone = Detector(tiny_model_dir, backend="torch", batch_size=1).scan_file(path)
+        assert [(w.start, w.end) for w in result.windows] == [(w.start, w.end) for w in alone.windows]
+        np.testing.assert_allclose([w.probability for w in result.windows],
+                                   [w.probability for w in alone.windows], atol=1e-5)
+
+
 def _bad_files(root, noise):
     empty = root / "empty.wav"
     empty.write_bytes(b"")

@@ -8,9 +8,10 @@ Data flow per recording (the same window code as training)::
 
 A reader thread decodes, resamples and windows the recordings (file after
 file) while the calling thread runs the model, so both cores work: numpy,
-soundfile, soxr, torch and ONNX Runtime all release the GIL. The queue
-between them holds at most a few batches, so memory stays bounded whatever
-the length of a recording.
+soundfile, soxr, torch and ONNX Runtime all release the GIL. Batches are
+filled across file boundaries, so a folder of short recordings still makes
+full batches. The queue between the threads holds at most a few batches, so
+memory stays bounded whatever the length of a recording.
 
 Comparisons with the threshold are ``probability >= threshold`` everywhere
 (verdict, ``triggered_at``, events).
@@ -34,10 +35,17 @@ _END = object()  # sentinel closing the reader's queue
 
 @dataclass
 class _Batch:
-    index: int
+    """Windows for one model call, possibly from several files, and the files closed by it.
+
+    ``closed`` lists the files (in input order) whose every window is in this
+    batch or an earlier one; the consumer finishes them after this batch.
+    """
+
+    samples: np.ndarray  # (n, window_samples) float32, n may be 0
+    owners: list[int]  # file index of each row
     starts: list[float]
     ends: list[float]
-    samples: np.ndarray  # (B, window_samples) float32
+    closed: list  # of _FileDone | _FileFailed
 
 
 @dataclass
@@ -239,9 +247,8 @@ class Detector:
             target=self._read_all, args=(paths, items, stop), name="audio-artifacts-reader", daemon=True
         )
         reader.start()
-        starts: list[float] = []
-        ends: list[float] = []
-        logits: list[np.ndarray] = []
+        # per open file: window starts, ends and logits so far
+        open_files: dict[int, tuple[list[float], list[float], list[np.ndarray]]] = {}
         try:
             while True:
                 item = items.get()
@@ -249,22 +256,27 @@ class Detector:
                     break
                 if isinstance(item, _ReaderCrashed):
                     raise item.error
-                if isinstance(item, _Batch):
-                    starts.extend(item.starts)
-                    ends.extend(item.ends)
-                    logits.append(self.backend.logits(item.samples))
-                    continue
-                if isinstance(item, _FileFailed):
-                    outcome: WindowScores | _FileFailed = item
-                else:
-                    outcome = WindowScores(
-                        info=item.info,
+                if item.owners:
+                    logits = self.backend.logits(item.samples)
+                    owners = np.asarray(item.owners)
+                    # rows are grouped by file, in order: split at owner changes
+                    cuts = np.flatnonzero(np.diff(owners)) + 1
+                    for rows in np.split(np.arange(owners.size), cuts):
+                        starts, ends, chunks = open_files.setdefault(int(owners[rows[0]]), ([], [], []))
+                        starts.extend(item.starts[rows[0] : rows[-1] + 1])
+                        ends.extend(item.ends[rows[0] : rows[-1] + 1])
+                        chunks.append(logits[rows[0] : rows[-1] + 1])
+                for marker in item.closed:
+                    starts, ends, chunks = open_files.pop(marker.index, ([], [], []))
+                    if isinstance(marker, _FileFailed):
+                        yield marker.index, marker
+                        continue
+                    yield marker.index, WindowScores(
+                        info=marker.info,
                         starts=np.asarray(starts, dtype=np.float64),
                         ends=np.asarray(ends, dtype=np.float64),
-                        probabilities=sigmoid(np.concatenate(logits)),
+                        probabilities=sigmoid(np.concatenate(chunks)),
                     )
-                starts, ends, logits = [], [], []
-                yield item.index, outcome
         finally:
             stop.set()
             while reader.is_alive():  # unblock a reader waiting on a full queue
@@ -275,7 +287,10 @@ class Detector:
             reader.join()
 
     def _read_all(self, paths: list[Path], items: queue.Queue, stop: threading.Event) -> None:
-        """Reader thread: every file -> batches of windows, then a done / failed marker."""
+        """Reader thread: every file -> windows packed into batches (across files) -> queue."""
+        rate = self.info.sample_rate
+        width = self.info.window.window_samples(rate)
+        batch = _BatchBuilder(self.batch_size, width)
 
         def put(item) -> bool:
             while not stop.is_set():
@@ -288,41 +303,62 @@ class Detector:
 
         try:
             for index, path in enumerate(paths):
-                done = self._read_file(index, path, put)
-                if not put(done):
-                    return
+                info, n_windows = None, 0
+                try:
+                    info = self._read_info(path)
+                    for window in self._windows(path):
+                        if batch.add(index, window) and not put(batch.take()):
+                            return
+                        n_windows += 1
+                    batch.closed.append(
+                        _FileDone(index, info) if n_windows else _FileFailed(index, "no audio samples to scan", info)
+                    )
+                except AudioLoadError as exc:
+                    batch.closed.append(_FileFailed(index, exc.reason, info))
+            if not put(batch.take()):
+                return
             put(_END)
         except BaseException as exc:  # a bug, not a bad file: hand it to the caller
             put(_ReaderCrashed(exc))
 
-    def _read_file(self, index: int, path: Path, put) -> _FileDone | _FileFailed:
-        """One file -> batches through ``put``; its done / failed marker is returned."""
-        from audio_artifacts.audio import read_info, stream_audio
+    def _read_info(self, path: Path):
+        from audio_artifacts.audio import read_info
+
+        return read_info(path)
+
+    def _windows(self, path: Path):
+        """The windows of one recording at the model rate (`windows.iter_windows`)."""
+        from audio_artifacts.audio import stream_audio
         from audio_artifacts.windows import iter_windows
 
-        info = None
-        try:
-            info = read_info(path)
-            rate = self.info.sample_rate
-            width = self.info.window.window_samples(rate)
-            batch = np.empty((self.batch_size, width), dtype=np.float32)
-            starts: list[float] = []
-            ends: list[float] = []
-            n_windows = 0
-            for window in iter_windows(stream_audio(path, self.audio_config), self.info.window, rate):
-                batch[len(starts)] = window.samples
-                starts.append(window.start_s)
-                ends.append(window.end_s)
-                n_windows += 1
-                if len(starts) == self.batch_size:
-                    if not put(_Batch(index, starts, ends, batch)):
-                        return _FileFailed(index, "scan stopped", info)
-                    batch = np.empty((self.batch_size, width), dtype=np.float32)
-                    starts, ends = [], []
-            if starts and not put(_Batch(index, starts, ends, batch[: len(starts)])):
-                return _FileFailed(index, "scan stopped", info)
-        except AudioLoadError as exc:
-            return _FileFailed(index, exc.reason, info)
-        if n_windows == 0:
-            return _FileFailed(index, "no audio samples to scan", info)
-        return _FileDone(index, info)
+        rate = self.info.sample_rate
+        return iter_windows(stream_audio(path, self.audio_config), self.info.window, rate)
+
+
+class _BatchBuilder:
+    """Fills ``(batch_size, width)`` arrays with windows of one or more files."""
+
+    def __init__(self, batch_size: int, width: int) -> None:
+        self.batch_size, self.width = batch_size, width
+        self._new()
+
+    def _new(self) -> None:
+        self.samples = np.empty((self.batch_size, self.width), dtype=np.float32)
+        self.owners: list[int] = []
+        self.starts: list[float] = []
+        self.ends: list[float] = []
+        self.closed: list = []
+
+    def add(self, index: int, window) -> bool:
+        """Add a window; True when the batch is full (then `take` it)."""
+        self.samples[len(self.owners)] = window.samples
+        self.owners.append(index)
+        self.starts.append(window.start_s)
+        self.ends.append(window.end_s)
+        return len(self.owners) == self.batch_size
+
+    def take(self) -> _Batch:
+        """The batch so far (rows and closed files); starts a new one."""
+        done = _Batch(self.samples[: len(self.owners)], self.owners, self.starts, self.ends, self.closed)
+        self._new()
+        return done
