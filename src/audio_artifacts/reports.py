@@ -389,7 +389,10 @@ class _RowWriter:
         existing = resume and self.path.is_file() and self.path.stat().st_size > 0
         if existing:
             _drop_torn_tail(self.path)
-        self._handle = open(self.path, "a" if existing else "w", encoding="utf-8", newline="")
+        # A file name that is not valid UTF-8 (lone surrogates in Python) is written
+        # as a \udcXX escape, which a JSON reader turns back into the same name.
+        mode = "a" if existing else "w"
+        self._handle = open(self.path, mode, encoding="utf-8", errors="backslashreplace", newline="")
         self._owned = True
         self._fresh = self.path.stat().st_size == 0
 

@@ -205,3 +205,13 @@ def test_table_shows_each_file_and_errors():
     assert lines[-1] == "3 file(s): 1 artifact, 1 no_artifact, 1 error"
     with pytest.raises(ValueError, match="name_width"):
         TableFormatter(name_width=3)
+
+
+def test_a_file_name_that_is_not_utf8_is_kept_and_resumable(tmp_path):
+    name = b"unit\xff_10dB.wav".decode("utf-8", "surrogateescape")  # as os.listdir gives it
+    out = tmp_path / "results.jsonl"
+    with JsonlWriter(out) as writer:
+        writer.write(ok_result(name))
+    (row,) = read_jsonl(out)
+    assert row.path == name and done_paths(out) == {name}
+    out.read_text(encoding="utf-8")  # the file itself is valid UTF-8
