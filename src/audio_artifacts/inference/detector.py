@@ -24,11 +24,15 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from audio_artifacts.errors import AudioLoadError
 from audio_artifacts.inference.backends import Backend, open_backend
+
+if TYPE_CHECKING:
+    from audio_artifacts.reports import ScanResult
 
 _END = object()  # sentinel closing the reader's queue
 
@@ -112,7 +116,8 @@ class Detector:
     batch_size : int
         Windows per model call.
     threads : int, optional
-        Compute threads of the backend (None: the backend's default).
+        Compute threads of the backend (None: the backend's default). For
+        torch this sets the process-wide intra-op pool (``torch.set_num_threads``).
     block_seconds : float
         Length of the blocks read from disk (input side); bounds memory.
     channel : "mean" or int
@@ -156,7 +161,7 @@ class Detector:
 
     # ------------------------------------------------------------------ public API
 
-    def scan_file(self, path: str | Path, display_name: str | None = None) -> "ScanResult":  # noqa: F821
+    def scan_file(self, path: str | Path, display_name: str | None = None) -> ScanResult:
         """Scan one recording; a bad recording gives ``status="error"``, never an exception.
 
         Parameters
@@ -167,11 +172,15 @@ class Detector:
             What to report as ``path`` (e.g. an uploaded file's name); default ``str(path)``.
         """
         names = None if display_name is None else [display_name]
-        return next(self.scan_many([path], display_names=names))
+        results = self.scan_many([path], display_names=names)
+        try:
+            return next(results)
+        finally:
+            results.close()
 
     def scan_many(
         self, paths: Iterable[str | Path], display_names: Sequence[str] | None = None
-    ) -> Iterator["ScanResult"]:  # noqa: F821
+    ) -> Iterator[ScanResult]:
         """Scan recordings one after the other, yielding a `ScanResult` per input, in input order.
 
         The reader thread decodes the next recordings while the model runs on
@@ -210,7 +219,7 @@ class Detector:
 
     # ------------------------------------------------------------------ internals
 
-    def _result(self, name: str, outcome: "WindowScores | _FileFailed"):
+    def _result(self, name: str, outcome: WindowScores | _FileFailed) -> ScanResult:
         from audio_artifacts.reports import ScanResult
 
         model = {"name": self.info.name, "version": self.info.version}
