@@ -97,13 +97,16 @@ def recordings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.fixture(scope="session")
 def broken_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Files that are not scannable recordings: text, a truncated WAV, a WAV-named text."""
+    """Files that cannot be scanned: text, a truncated WAV, a WAV-named text, a WAV with a NaN."""
     folder = tmp_path_factory.mktemp("broken")
     (folder / "notes.txt").write_text("measurement notes, not audio\n" * 20)
     (folder / "fake.wav").write_text("RIFF? no, just text pretending to be a WAV file\n")
     good = write_audio(folder / "full.wav", np.zeros(32000, dtype=np.float32), 32000)
     (folder / "truncated.wav").write_bytes(good.read_bytes()[:30])
     good.unlink()
+    with_nan = np.zeros(32000 * 2, dtype=np.float32)
+    with_nan[40000] = np.nan
+    write_audio(folder / "nan_at_1.25s.wav", with_nan, 32000, "FLOAT")
     return {p.name: p for p in folder.iterdir()}
 
 

@@ -178,11 +178,20 @@ def test_not_audio_is_415_naming_the_upload(client: httpx.Client, broken_files: 
         assert "/" not in detail.replace(name, "")  # no server path in the message
 
 
+def test_audio_that_cannot_be_scanned_is_422_naming_the_upload_and_time(
+    client: httpx.Client, broken_files: dict[str, Path]
+) -> None:
+    response = post_file(client, broken_files["nan_at_1.25s.wav"])
+    assert response.status_code == 422, response.text
+    detail = response.json()["detail"]
+    assert "nan_at_1.25s.wav" in detail and "non-finite" in detail and "1.250 s" in detail
+
+
 def test_batch_keeps_order_and_isolates_broken_files(
     client: httpx.Client, recordings: dict[str, Path], broken_files: dict[str, Path], served_model: ServedModel
 ) -> None:
     order = [recordings["loud_noise.wav"], broken_files["notes.txt"], recordings["quiet_noise.wav"],
-             broken_files["truncated.wav"], recordings["long_12s.wav"]]
+             broken_files["truncated.wav"], recordings["long_12s.wav"], broken_files["nan_at_1.25s.wav"]]
     handles = [open(p, "rb") for p in order]
     try:
         response = client.post(BATCH, files=[("files", (p.name, h)) for p, h in zip(order, handles)])
@@ -192,7 +201,7 @@ def test_batch_keeps_order_and_isolates_broken_files(
     assert response.status_code == 200, response.text
     rows = response.json()
     assert [r["path"] for r in rows] == [p.name for p in order]
-    assert [r["status"] for r in rows] == ["ok", "error", "ok", "error", "ok"]
+    assert [r["status"] for r in rows] == ["ok", "error", "ok", "error", "ok", "error"]
     for row in rows:
         if row["status"] == "ok":
             assert same_result(row, served_model.reference[row["path"]])
