@@ -277,7 +277,10 @@ def _scan(
         bar.close()
         if writer is not None:
             writer.close()
+    footer = TableFormatter.footer(len(outcomes), counts["artifact"], counts["error"])
     if table is not None:
         print()
-        print(table.footer(len(outcomes), counts["artifact"], counts["error"]))
+        print(footer)
+    elif out is not None:
+        print(f"{footer} -> {out}", file=sys.stderr)
     return outcomes
