@@ -220,8 +220,11 @@ def test_folders_globs_and_recursion(tmp_path, capsys, tiny_model_dir, make_reco
     make_recording("top.wav", seconds=1.0)
     make_recording("TOP2.WAV", seconds=1.0)
     (tmp_path / "notes.txt").write_text("ignored")
+    (tmp_path / "._top.wav").write_bytes(b"\x00\x05\x16\x07 macOS resource fork")  # hidden: skipped
     (tmp_path / "sub").mkdir()
     make_recording("sub/deep.flac", seconds=1.0)
+    (tmp_path / ".trash").mkdir()
+    make_recording(".trash/old.wav", seconds=1.0)
     model = ("--model", tiny_model_dir)
 
     def names(*args):

@@ -87,11 +87,17 @@ def _has_audio_extension(path: Path) -> bool:
 
 
 def _walk(folder: Path, recursive: bool) -> list[Path]:
-    """Audio files under ``folder``, sorted; directories named like audio files included."""
+    """Audio files under ``folder``, sorted; directories named like audio files included.
+
+    Hidden names (starting with ".") are skipped, like a shell glob does: archives
+    copied from macOS are full of ``._name.wav`` resource forks that are not audio.
+    """
     found: list[Path] = []
     for root, dirs, files in os.walk(folder):
         here = Path(root)
-        found.extend(here / name for name in files if _has_audio_extension(Path(name)))
+        found.extend(here / name for name in files
+                     if _has_audio_extension(Path(name)) and not name.startswith("."))
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
         named_like_audio = [d for d in dirs if _has_audio_extension(Path(d))]
         found.extend(here / d for d in named_like_audio)  # reported as error rows
         dirs[:] = sorted(d for d in dirs if d not in named_like_audio) if recursive else []
