@@ -179,11 +179,8 @@ def run(args: argparse.Namespace) -> int:
         return _usage_error("no recordings found in: " + ", ".join(args.paths))
 
     previous = _previous_outcomes(out, fmt) if args.resume else {}
-    if args.resume and not previous and out.is_file() and b"\n" in out.read_bytes()[:65536]:
-        with open(out, encoding="utf-8", errors="replace") as handle:
-            first_line = handle.readline().rstrip("\r\n")
-        if not (fmt == "csv" and first_line == ",".join(CSV_COLUMNS)):
-            return _usage_error(f"--resume: {out} holds no {fmt} scan results; not appending to it")
+    if args.resume and not previous and not _holds_no_rows_yet(out, fmt):
+        return _usage_error(f"--resume: {out} holds no {fmt} scan results; not appending to it")
     todo = [p for p in paths if not ({str(p), os.path.abspath(p)} & previous.keys())]
     if args.resume and len(todo) < len(paths):
         print(f"audio-artifacts scan: resuming: {len(paths) - len(todo)} of {len(paths)} "
@@ -199,6 +196,17 @@ def run(args: argparse.Namespace) -> int:
     if args.fail_on_artifact and flagged:
         return EXIT_ARTIFACT
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _holds_no_rows_yet(out: Path, fmt: str) -> bool:
+    """True for a missing or empty file, a CSV header alone, or one torn first row."""
+    if not out.is_file():
+        return True
+    with open(out, encoding="utf-8", errors="replace") as handle:
+        first_line = handle.readline()
+    if not first_line.endswith("\n"):
+        return True  # killed while writing the first row
+    return fmt == "csv" and first_line.rstrip("\r\n") == ",".join(CSV_COLUMNS)
 
 
 def _previous_outcomes(out: Path, fmt: str) -> dict[str, tuple[str, str | None, float]]:
@@ -228,11 +236,10 @@ def _scan(
     """Scan ``paths``, writing each result as it comes; returns (status, verdict) per path."""
     from tqdm import tqdm
 
+    from audio_artifacts.errors import ModelDirError
     from audio_artifacts.inference.detector import Detector
     from audio_artifacts.plots import plot_scan
     from audio_artifacts.reports import CsvSummaryWriter, JsonlWriter, TableFormatter
-
-    from audio_artifacts.errors import ModelDirError
 
     try:
         detector = Detector(args.model, backend=args.backend, threshold=args.threshold,
