@@ -63,9 +63,15 @@ def test_unfrozen_backbone_trains_everything_on_the_embedding_path():
     assert_groups_partition_trainable(model)
 
 
-def test_logits_and_gradients_reach_only_trainable_parameters():
+@pytest.fixture(scope="module")
+def classifier():
+    """One real Cnn14 classifier (two-logit head, last block unfrozen), shared to save builds."""
     torch.manual_seed(0)
-    model = ArtifactClassifier("cnn14", unfreeze_last=1, hidden=32)
+    return ArtifactClassifier("cnn14", unfreeze_last=1, hidden=16, two_logits=True)
+
+
+def test_training_updates_only_trainable_parameters_and_unfrozen_batchnorm(classifier):
+    model = classifier
     waveform = 0.1 * torch.randn(2, WAVEFORM_SAMPLES)
     frozen_bn = model.backbone.conv_block5.bn2
     trained_bn = model.backbone.conv_block6.bn2
@@ -86,25 +92,24 @@ def test_logits_and_gradients_reach_only_trainable_parameters():
             assert parameter.grad is None, name
     assert model.backbone.conv_block6.conv2.weight.grad.abs().sum() > 0
     assert model.head[0].weight.grad.abs().sum() > 0
-
+    model.zero_grad(set_to_none=True)
     model.eval()
     assert all(not m.training for m in model.modules())
-    with torch.no_grad():
-        first, second = model(waveform), model(waveform)
-    assert torch.equal(first, second)
 
 
-def test_two_logit_head_returns_log_odds():
-    torch.manual_seed(1)
-    model = ArtifactClassifier("cnn14", two_logits=True, hidden=16).eval()
+def test_two_logit_head_returns_log_odds(classifier):
+    model = classifier.eval()
     waveform = 0.1 * torch.randn(3, WAVEFORM_SAMPLES)
     with torch.no_grad():
+        embedding = model.backbone(waveform)["embedding"]
+        pair = model.head(embedding)
         logits = model(waveform)
-        pair = model.head(model.backbone(waveform)["embedding"])
     assert logits.shape == (3,)
-    assert torch.allclose(logits, pair[:, 1] - pair[:, 0])
+    assert torch.allclose(logits, pair[:, 1] - pair[:, 0], atol=1e-6)
     # l1 - l0 is the log-odds of the two-class softmax.
     assert torch.allclose(torch.sigmoid(logits), torch.softmax(pair, dim=1)[:, 1], atol=1e-6)
+    one_logit_head = build_on_meta("cnn14", hidden=16).head
+    assert one_logit_head[-1].out_features == 1 and model.head[-1].out_features == 2
 
 
 class ZeroMap(nn.Module):
@@ -119,21 +124,26 @@ class ZeroMap(nn.Module):
         return torch.zeros_like(x)
 
 
-def test_spec_augment_slot_reaches_the_backbone_and_only_acts_in_training():
-    model = ArtifactClassifier("cnn14", hidden=8, dropout=0.0)
+def test_spec_augment_slot_reaches_the_backbone_and_only_acts_in_training(classifier):
+    model = classifier
     assert model.spec_augment is None
     augment = ZeroMap()
     model.spec_augment = augment
-    assert model.backbone.spec_augment is augment and model.spec_augment is augment
-    assert "spec_augment" not in dict(model.named_children())
-    waveform = 0.1 * torch.randn(2, WAVEFORM_SAMPLES)
-    with torch.no_grad():
+    try:
+        assert model.backbone.spec_augment is augment and model.spec_augment is augment
+        assert "spec_augment" not in dict(model.named_children())
+        waveform = 0.1 * torch.randn(2, WAVEFORM_SAMPLES)
+        with torch.no_grad():
+            model.eval()
+            model(waveform)
+            assert augment.shapes == []
+            model.train()
+            model(waveform)
+        assert augment.shapes == [(2, 1, WAVEFORM_SAMPLES // 320 + 1, 64)]
+    finally:
+        model.spec_augment = None
         model.eval()
-        model(waveform)
-        assert augment.shapes == []
-        model.train()
-        model(waveform)
-    assert augment.shapes == [(2, 1, WAVEFORM_SAMPLES // 320 + 1, 64)]
+    assert model.backbone.spec_augment is None
 
 
 def test_arguments_rebuild_the_same_model():
@@ -148,13 +158,12 @@ def test_arguments_rebuild_the_same_model():
     assert trainable_backbone_blocks(rebuilt) == {"resnet.layer4"}
 
 
-def test_pretrained_checkpoint_is_loaded_and_wrong_architecture_is_named(tmp_path):
-    torch.manual_seed(2)
-    source = ArtifactClassifier("cnn14", hidden=8)
+def test_pretrained_checkpoint_is_loaded_and_wrong_architecture_is_named(classifier, tmp_path):
+    source = classifier.backbone
     path = tmp_path / "cnn14_backbone.pt"
-    torch.save({"model": source.backbone.state_dict()}, path)
+    torch.save({"model": source.state_dict()}, path)
     model = ArtifactClassifier("cnn14", hidden=8, pretrained=str(path))
-    for key, value in source.backbone.state_dict().items():
+    for key, value in source.state_dict().items():
         assert torch.equal(model.backbone.state_dict()[key], value), key
     assert model.arguments()["pretrained"] is None
     with pytest.raises(CheckpointError) as error:

@@ -26,7 +26,8 @@ from audio_artifacts.models.panns import (
     load_panns_checkpoint,
 )
 
-KEYS_FILE = Path("/work/shared/panns/state_dict_keys.json")
+KEYS_FILE = Path(__file__).with_name("panns_state_dict_keys.json")
+"""Every key, shape and dtype of the three official checkpoints (Zenodo 3987831)."""
 FRONT_END_KEYS = {
     "spectrogram_extractor.stft.conv_real.weight",
     "spectrogram_extractor.stft.conv_imag.weight",
