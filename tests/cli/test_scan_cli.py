@@ -240,10 +240,13 @@ def test_folders_globs_and_recursion(tmp_path, capsys, tiny_model_dir, make_reco
 
 
 def test_kill_mid_run_then_resume_reports_every_file_exactly_once(tmp_path, capsys, tiny_model_dir, make_recording):
-    source = make_recording("source.wav", seconds=10.0)
+    # two short recordings first, then ten longer ones (links to one file): the kill
+    # after the first rows lands well before the end, the resume scans the rest
     folder = tmp_path / "many"
-    folder.mkdir()
-    for i in range(12):
+    make_recording("many/rec_00.wav", seconds=2.0)
+    make_recording("many/rec_01.wav", seconds=2.0, seed=1)
+    source = make_recording("source.wav", seconds=30.0)
+    for i in range(2, 12):
         os.symlink(source, folder / f"rec_{i:02d}.wav")
     out = tmp_path / "r.jsonl"
     command = [*CLI, "scan", str(folder), "--model", str(tiny_model_dir), "--out", str(out), "--batch-size", "1"]
