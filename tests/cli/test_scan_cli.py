@@ -180,7 +180,7 @@ def _write_nan_wav(path):
 def test_every_bad_input_gets_an_error_row_and_the_scan_goes_on(tmp_path, capsys, tiny_model_dir, make_recording):
     folder = tmp_path / "in"
     folder.mkdir()
-    good = write_good = make_recording("in/ok.wav")
+    good = make_recording("in/ok.wav")
     (folder / "zero.wav").write_bytes(b"")
     (folder / "text.wav").write_text("this is a text file, not a recording\n" * 20)
     whole = good.read_bytes()
@@ -213,7 +213,6 @@ def test_every_bad_input_gets_an_error_row_and_the_scan_goes_on(tmp_path, capsys
         assert cut["duration_s"] < results["ok.wav"]["duration_s"]
     else:
         assert "data_cut.wav" in cut["error"]
-    assert write_good == good
 
 
 def test_folders_globs_and_recursion(tmp_path, capsys, tiny_model_dir, make_recording):
