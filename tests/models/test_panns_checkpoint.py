@@ -222,3 +222,12 @@ def test_missing_broken_and_non_tensor_files(cnn14, tmp_path):
     torch.save({"model": {"bn0.weight": 1.0, "iteration": 3}}, not_tensors)
     with pytest.raises(CheckpointError, match="not tensors: bn0.weight, iteration"):
         load_panns_checkpoint(cnn14, not_tensors)
+
+
+@pytest.mark.parametrize("architecture", sorted(ARCHITECTURES))
+def test_too_short_input_is_a_clear_error(models, architecture):
+    model = models[architecture]
+    with pytest.raises(ValueError, match="needs at least 10240"):
+        model(torch.zeros(1, 10239))
+    with pytest.raises(ValueError, match=r"\(batch, samples\)"):
+        model(torch.zeros(10240))

@@ -18,6 +18,8 @@ from audio_artifacts.features import LogMel
 from audio_artifacts.models.panns.blocks import init_batchnorm, init_conv_or_linear
 
 EMBEDDING_SIZE = 2048
+MIN_FRAMES = 32
+"""Shortest input in frames (hops): the backbones pool the frame axis by 2 five times."""
 
 
 class PannsBackbone(nn.Module):
@@ -84,6 +86,14 @@ class PannsBackbone(nn.Module):
         """``(B, samples)`` -> normalised log-mel ``(B, 1, frames, mel_bins)``."""
         if waveform.ndim != 2:
             raise ValueError(f"waveform must be (batch, samples), got shape {tuple(waveform.shape)}")
+        # Five 2x poolings of the frame axis need >= 32 frames. Checked in eager
+        # mode only, so that export with a dynamic length adds no shape guard.
+        shortest = MIN_FRAMES * self._arguments["hop_size"]
+        if not torch.compiler.is_compiling() and waveform.shape[-1] < shortest:
+            raise ValueError(
+                f"waveform has {waveform.shape[-1]} samples; {type(self).__name__} needs at least "
+                f"{shortest} ({shortest / self.sample_rate:.2f} s at {self.sample_rate} Hz)"
+            )
         x = self.logmel(waveform)
         # bn0 normalises each mel band: put mel bins on the channel axis and back.
         x = self.bn0(x.transpose(1, 3)).transpose(1, 3)

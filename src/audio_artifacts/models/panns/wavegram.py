@@ -80,8 +80,8 @@ class WavegramLogmelCnn14(PannsBackbone):
         return self.pre_block4(a)
 
     def forward(self, waveform: torch.Tensor) -> dict[str, torch.Tensor]:
+        x = self.conv_block1(self._log_mel(waveform))  # validates the input first
         wave = self.wavegram(waveform)
-        x = self.conv_block1(self._log_mel(waveform))
         frames = min(x.shape[2], wave.shape[2])
         x = torch.cat((x[:, :, :frames], wave[:, :, :frames]), dim=1)
         x = F.dropout(x, p=0.2, training=self.training)
