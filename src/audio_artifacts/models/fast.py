@@ -122,7 +122,7 @@ class FramePower(nn.Module):
         return power.transpose(-1, -2).reshape(batch, count, -1)[..., : self.n_bins]
 
 
-def normalised_autocorrelation(signal: torch.Tensor, max_lag: int) -> torch.Tensor:
+def normalised_autocorrelation(signal: torch.Tensor, max_lag: int, eps: float = 1e-2) -> torch.Tensor:
     """Autocorrelation of mean-removed signals at lags ``1 .. max_lag``, over lag 0.
 
     Parameters
@@ -131,6 +131,10 @@ def normalised_autocorrelation(signal: torch.Tensor, max_lag: int) -> torch.Tens
         ``(..., length)`` with ``length > max_lag``.
     max_lag
         Largest lag in samples.
+    eps
+        Added to the lag-0 power (in squared signal units): signals that
+        vary less than this have no meaningful periodicity and give about 0
+        (for envelopes in dB, 1e-2 dB^2).
 
     Returns
     -------
@@ -143,7 +147,7 @@ def normalised_autocorrelation(signal: torch.Tensor, max_lag: int) -> torch.Tens
     head = centred[..., :length]
     # one product per lag: contiguous reads, unlike an unfold that materialises all lags
     products = [(head * centred[..., lag : lag + length]).mean(-1) for lag in range(max_lag + 1)]
-    return torch.stack(products[1:], -1) / (products[0].unsqueeze(-1) + 1e-6)
+    return torch.stack(products[1:], -1) / (products[0].unsqueeze(-1) + eps)
 
 
 class FastArtifactNet(nn.Module):
@@ -173,6 +177,8 @@ class FastArtifactNet(nn.Module):
         Width of the across-frequency CNN.
     hidden
         Width of the head.
+    floor_db
+        The log spectrum's floor, in dB below the window's mean bin power.
     dropout
         Dropout before the last layer.
     line_stats
@@ -194,8 +200,9 @@ class FastArtifactNet(nn.Module):
         comb_lags: int = 24,
         fast_hop: int = 32,
         fast_lags: int = 40,
-        channels: int = 24,
+        channels: int = 16,
         hidden: int = 64,
+        floor_db: float = 80.0,
         dropout: float = 0.2,
         line_stats: bool = True,
         periodicity: bool = True,
@@ -209,10 +216,11 @@ class FastArtifactNet(nn.Module):
         self._arguments = dict(
             sample_rate=sample_rate, n_fft=n_fft, hop=hop, fmax=fmax, block_seconds=block_seconds,
             bands=bands, max_lag_s=max_lag_s, comb_lags=comb_lags, fast_hop=fast_hop,
-            fast_lags=fast_lags, channels=channels, hidden=hidden, dropout=dropout,
+            fast_lags=fast_lags, channels=channels, hidden=hidden, floor_db=floor_db, dropout=dropout,
             line_stats=line_stats, periodicity=periodicity,
         )
         self.sample_rate = sample_rate
+        self.floor_ratio = 10.0 ** (-floor_db / 10.0)
         bin_hz = sample_rate / n_fft
         n_bins = int(fmax / bin_hz) + 1
         self.power = FramePower(n_fft, hop, n_bins)
@@ -233,9 +241,11 @@ class FastArtifactNet(nn.Module):
 
         stat_channels = 6 if line_stats else 3  # (mean, prominence, position) + (sd, peak, change)
         self.line_norm = nn.BatchNorm1d(stat_channels)
+        # the first conv compares a bin with its neighbours; max-pooling over bin pairs keeps
+        # a line's evidence while halving the cost of the second conv
         self.line_cnn = nn.Sequential(
-            nn.Conv1d(stat_channels, channels, 5, padding=2), nn.ReLU(),
-            nn.Conv1d(channels, channels, 5, padding=2), nn.ReLU(),
+            nn.Conv1d(stat_channels, channels, 5, padding=2), nn.ReLU(), nn.MaxPool1d(2),
+            nn.Conv1d(channels, channels, 3, padding=1), nn.ReLU(),
         )
         self.comb_mlp = nn.Sequential(nn.Linear(comb_lags, 16), nn.ReLU())
         features = 4 * channels + 2 * 16
@@ -265,9 +275,17 @@ class FastArtifactNet(nn.Module):
     # --- feature stages (public so tests and docs can look at them) -----------------
 
     def log_power(self, waveform: torch.Tensor) -> torch.Tensor:
-        """``(B, samples) -> (B, 1, frames, bins)`` log power in dB (the feature map)."""
+        """``(B, samples) -> (B, 1, frames, bins)`` log power in dB (the feature map).
+
+        The floor added before the log is ``floor_db`` below the window's mean
+        bin power, not a fixed number: recordings sit anywhere from -60 to
+        -120 dBFS, and a fixed floor above a quiet device's noise would flatten
+        its bins into perfectly "stable lines".
+        """
         power = self.power(waveform)
-        return (10.0 * torch.log10(power + 1e-10)).unsqueeze(1)
+        # a clamp, not "+ 1e-30": onnxscript's optimiser drops tiny added constants
+        floor = torch.clamp(power.mean((1, 2), keepdim=True) * self.floor_ratio, min=1e-20)
+        return (10.0 * torch.log10(power + floor)).unsqueeze(1)
 
     def bin_statistics(self, log_power: torch.Tensor) -> torch.Tensor:
         """Per-bin temporal statistics in blocks.
@@ -296,29 +314,34 @@ class FastArtifactNet(nn.Module):
 
     def comb_correlation(self, statistics: torch.Tensor) -> torch.Tensor:
         """Across-frequency autocorrelation of the prominence: ``(N, C, bins) -> (N, comb_lags)``."""
-        return normalised_autocorrelation(statistics[:, 1], self.comb_lags)
+        return normalised_autocorrelation(statistics[:, 1], self.comb_lags, eps=1e-3)
 
     def slow_periodicity(self, log_power: torch.Tensor) -> torch.Tensor:
         """Band envelope autocorrelation: ``(B, 1, frames, bins) -> (B, bands, max_lag)``."""
-        band_power = torch.matmul(torch.pow(10.0, log_power[:, 0] / 10.0), self.band_matrix)
-        envelope = 10.0 * torch.log10(band_power + 1e-10).transpose(1, 2)  # (B, bands, frames)
+        # mean of dB over the band's bins (a geometric mean): no power round trip
+        envelope = torch.matmul(log_power[:, 0], self.band_matrix).transpose(1, 2)  # (B, bands, frames)
         return normalised_autocorrelation(envelope, self.max_lag)
 
     def fast_periodicity(self, waveform: torch.Tensor) -> torch.Tensor:
-        """1 ms envelopes of the waveform and its difference, in blocks.
+        """1 ms envelopes of the waveform and of its first difference, in blocks.
 
         ``(B, samples) -> (B * blocks, 2, fast_lags + 1)``: normalised
         autocorrelation at lags 1..fast_lags, then the peak over the mean (dB / 10).
         """
         batch = waveform.shape[0]
-        signals = torch.stack([waveform[:, 1:], waveform[:, 1:] - waveform[:, :-1]], 1)
-        count = signals.shape[-1] // self.fast_hop
-        energy = signals[..., : count * self.fast_hop].reshape(batch, 2, count, self.fast_hop)
-        envelope = 10.0 * torch.log10(energy.square().mean(-1) + 1e-10)  # (B, 2, count)
+        count = (waveform.shape[-1] - 1) // self.fast_hop
+        size = count * self.fast_hop
+        difference = waveform[:, 1 : size + 1] - waveform[:, :size]
+        # RMS per envelope step, one pass each (vector_norm needs no squared copy)
+        envelopes = torch.stack([
+            torch.linalg.vector_norm(waveform[:, :size].reshape(batch, count, self.fast_hop), dim=-1),
+            torch.linalg.vector_norm(difference.reshape(batch, count, self.fast_hop), dim=-1),
+        ], 1)
+        envelope = 20.0 * torch.log10(envelopes + 1e-5)  # (B, 2, count), dB + const
         blocks = max(1, count // self.fast_block)
-        size = count // blocks
-        env = envelope[..., : blocks * size].reshape(batch, 2, blocks, size).transpose(1, 2)
-        env = env.reshape(batch * blocks, 2, size)
+        step = count // blocks
+        env = envelope[..., : blocks * step].reshape(batch, 2, blocks, step).transpose(1, 2)
+        env = env.reshape(batch * blocks, 2, step)
         correlation = normalised_autocorrelation(env, self.fast_lags)
         peak = (env.amax(-1, keepdim=True) - env.mean(-1, keepdim=True)) / 10.0
         return torch.cat([correlation, peak], -1)
@@ -328,6 +351,7 @@ class FastArtifactNet(nn.Module):
         if waveform.dim() != 2:
             raise ValueError(f"expected waveform (batch, samples), got shape {tuple(waveform.shape)}")
         batch = waveform.shape[0]
+        waveform = waveform - waveform.mean(-1, keepdim=True)  # recorders leave DC offsets
         log_power = self.log_power(waveform)
         if self.spec_augment is not None and self.training:
             log_power = self.spec_augment(log_power)
