@@ -113,6 +113,24 @@ def test_resume_continues_the_step_count(trained, tiny_config, tmp_path):
         train(config_from_dict(tiny_config(trainer={"resume": str(tmp_path / "nope.ckpt")})), tmp_path / "x")
 
 
+def test_resume_from_a_checkpoint_of_another_model_names_the_keys(trained, tiny_config, tmp_path):
+    cfg, base, model_dir = trained
+    last = base / "run" / "checkpoints" / "last.ckpt"
+    other = tiny_config(trainer={"resume": str(last)})
+    other["model"]["arguments"].update(periodicity=False, channels=4)
+    with pytest.raises(CheckpointError) as info:
+        train(config_from_dict(other), tmp_path / "other")
+    message = str(info.value)
+    assert str(last) in message
+    assert "unexpected: model.fast_mlp.0.bias" in message  # the checkpoint has periodicity
+    assert "mis-shaped: " in message and "model.line_cnn.0.bias (checkpoint [8], model [4])" in message
+    assert not (tmp_path / "other").exists()
+    junk = tmp_path / "junk.ckpt"
+    junk.write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="not a readable tensors-only"):
+        train(config_from_dict(tiny_config(trainer={"resume": str(junk)})), tmp_path / "junk")
+
+
 def test_bad_files_are_listed_before_training_starts(tiny_data, tiny_config, tmp_path):
     manifest = tmp_path / "bad.csv"
     broken = tmp_path / "broken.wav"

@@ -45,7 +45,7 @@ from audio_artifacts.training.config import TrainConfig, resolved_config
 from audio_artifacts.training.datamodule import WindowDataModule
 from audio_artifacts.training.module import DetectorModule
 
-__all__ = ["build_training_model", "run_directory", "score_windows", "train"]
+__all__ = ["build_training_model", "check_resume_checkpoint", "run_directory", "score_windows", "train"]
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,37 @@ def build_training_model(cfg: TrainConfig) -> nn.Module:
         return build_model(m.name, **kwargs)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"'model.arguments' do not fit model {m.name!r}: {exc}") from exc
+
+
+def check_resume_checkpoint(path: Path, module: pl.LightningModule) -> None:
+    """Refuse a resume checkpoint that is unsafe, not Lightning's, or of another model.
+
+    Raises
+    ------
+    CheckpointError
+        Naming the file and the reason: unreadable / not tensors-only, no
+        ``state_dict``, or missing / unexpected / mis-shaped weights (listed).
+    """
+    try:
+        content = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises several types for bad / unsafe files
+        raise CheckpointError(f"{path}: not a readable tensors-only Lightning checkpoint ({exc})") from exc
+    state = content.get("state_dict") if isinstance(content, dict) else None
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path}: no 'state_dict' inside; not a Lightning checkpoint of `train`")
+    expected = module.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    misshaped = sorted(
+        f"{k} (checkpoint {list(state[k].shape)}, model {list(expected[k].shape)})"
+        for k in set(state) & set(expected) if state[k].shape != expected[k].shape
+    )
+    problems = [f"{label}: {', '.join(keys[:20])}{' ...' if len(keys) > 20 else ''}"
+                for label, keys in (("missing", missing), ("unexpected", unexpected),
+                                    ("mis-shaped", misshaped)) if keys]
+    if problems:
+        raise CheckpointError(f"{path}: does not fit model {type(module.model).__name__} as configured; "
+                              + "; ".join(problems))
 
 
 def _tracking_uri(uri: str) -> str:
@@ -274,6 +305,7 @@ def train(cfg: TrainConfig, out: str | Path | None = None, *, command: str | Non
         resume = Path(cfg.trainer.resume).expanduser()
         if not resume.is_file():
             raise CheckpointError(f"{resume}: checkpoint to resume from not found")
+        check_resume_checkpoint(resume, module)
 
     run_dir.mkdir(parents=True, exist_ok=True)
     loggers = _loggers(cfg, run_dir)
