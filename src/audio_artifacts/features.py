@@ -117,6 +117,15 @@ class LogMel(nn.Module):
         self.register_buffer("melW", torch.from_numpy(mel), persistent=False)
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
+        device = waveform.device.type
+        if torch.is_autocast_enabled(device):
+            # float32 under mixed precision: the power of a full-scale tone (~1e5)
+            # overflows float16, and inf / NaN features would poison training
+            with torch.autocast(device, enabled=False):
+                return self._log_mel(waveform.float())
+        return self._log_mel(waveform)
+
+    def _log_mel(self, waveform: torch.Tensor) -> torch.Tensor:
         power = self.spectrogram(waveform)
         mel = power @ self.melW
         return (10.0 * torch.log10(torch.clamp(mel, min=self.amin))).unsqueeze(1)
