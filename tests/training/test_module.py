@@ -108,3 +108,13 @@ def test_shipped_configs_load(path):
 
 def test_default_config_exists():
     assert "default.yaml" in [p.name for p in CONFIGS]
+
+
+def test_diverged_logits_raise_a_clear_error():
+    from audio_artifacts.errors import AudioArtifactsError
+    from audio_artifacts.training.module import TrainingDivergedError, check_finite
+
+    check_finite(torch.tensor([0.0, -3.0, 8.0]), "ok")
+    with pytest.raises(TrainingDivergedError, match="validation: 2 of 3 logits are NaN or infinite") as info:
+        check_finite(torch.tensor([float("nan"), 1.0, float("inf")]), "validation")
+    assert isinstance(info.value, AudioArtifactsError)  # the CLI prints it as one line

@@ -17,10 +17,26 @@ import torch.nn.functional as F
 from torch import nn
 
 from audio_artifacts.data.augment import SpecAugment, mixup
+from audio_artifacts.errors import AudioArtifactsError
 from audio_artifacts.evaluation import metrics
 from audio_artifacts.training.config import AugmentConfig, OptimConfig
 
-__all__ = ["DetectorModule"]
+__all__ = ["DetectorModule", "TrainingDivergedError", "check_finite"]
+
+
+class TrainingDivergedError(AudioArtifactsError):
+    """The model produced NaN / infinite outputs: training diverged."""
+
+
+def check_finite(logits: torch.Tensor, where: str) -> None:
+    """Raise :class:`TrainingDivergedError` if ``logits`` hold NaN or inf."""
+    if not bool(torch.isfinite(logits).all()):
+        bad = int((~torch.isfinite(logits)).sum())
+        raise TrainingDivergedError(
+            f"{where}: {bad} of {logits.numel()} logits are NaN or infinite; training diverged. "
+            "Lower optim.max_*_lr, set trainer.gradient_clip_val, or use trainer.precision "
+            "32-true / bf16-mixed"
+        )
 
 
 class DetectorModule(pl.LightningModule):
@@ -132,6 +148,7 @@ class DetectorModule(pl.LightningModule):
             return
         logits, labels, recording = (torch.cat(parts) for parts in zip(*self._val_outputs))
         self._val_outputs.clear()
+        check_finite(logits, f"validation after epoch {self.current_epoch}")
         if self.trainer.world_size > 1:
             # every rank holds the same number of windows (the sampler pads)
             logits, labels, recording = (

@@ -43,7 +43,7 @@ from audio_artifacts.models.model_dir import ModelInfo, save_model_dir
 from audio_artifacts.models.registry import MODELS, build_model
 from audio_artifacts.training.config import TrainConfig, resolved_config
 from audio_artifacts.training.datamodule import WindowDataModule
-from audio_artifacts.training.module import DetectorModule
+from audio_artifacts.training.module import DetectorModule, check_finite
 
 __all__ = ["build_training_model", "check_resume_checkpoint", "run_directory", "score_windows", "train"]
 
@@ -163,6 +163,7 @@ def score_windows(
     probabilities, labels, recording = [], [], []
     for batch in DataLoader(dataset, batch_size=batch_size, shuffle=False):
         logits = model(batch["waveform"].to(device)).float()
+        check_finite(logits, "scoring the validation windows")
         probabilities.append(torch.sigmoid(logits).cpu().numpy())
         labels.append(batch["label"].numpy())
         recording.append(np.asarray(batch["recording"]))
