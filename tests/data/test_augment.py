@@ -141,9 +141,17 @@ def frame_band_max_db(x: np.ndarray, low: float, high: float, frame: int = 512) 
     return 10 * np.log10(spec[:, (f >= low) & (f < high)].sum(axis=1).max())
 
 
-def test_simulated_artifacts_rejects_unknown_types():
+def test_simulated_artifacts_rejects_unknown_types_and_pickles():
+    import pickle
+
     with pytest.raises(ValueError, match="unknown artifact types"):
         aug.simulated_artifacts(["whistle"])
+    inject = aug.ArtifactInjection(aug.simulated_artifacts(["clicks"]), SR, p=1.0)
+    copy = pickle.loads(pickle.dumps(inject))  # loader workers started with spawn
+    x = noise(seconds=1.0, seed=3)
+    a, _ = inject(x, 0.0, np.random.default_rng(4))
+    b, _ = copy(x, 0.0, np.random.default_rng(4))
+    np.testing.assert_array_equal(a, b)
 
 
 def test_compose_applies_in_order_and_reports_params():

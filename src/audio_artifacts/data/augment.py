@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import scipy.fft
 import torch
 from torch import nn
 
@@ -98,17 +99,21 @@ def coloured_noise(
 ) -> np.ndarray:
     """Gaussian noise with a spectral slope of ``tilt_db_per_octave`` (0 = white).
 
-    Returns ``(n,)`` float64 with unit RMS (no DC).
+    Returns ``(n,)`` float32 with unit RMS (no DC). Drawn in the frequency
+    domain in single precision (half the cost of float64; plenty for noise).
     """
-    spectrum = rng.standard_normal(n // 2 + 1) + 1j * rng.standard_normal(n // 2 + 1)
-    bins = np.arange(spectrum.size, dtype=np.float64)
+    m = n // 2 + 1
+    spectrum = np.empty(m, dtype=np.complex64)
+    spectrum.real = rng.standard_normal(m, dtype=np.float32)
+    spectrum.imag = rng.standard_normal(m, dtype=np.float32)
+    bins = np.arange(m, dtype=np.float32)
     bins[0] = 1.0
     # amplitude falls/rises by tilt dB per doubling of frequency
-    spectrum *= bins ** (tilt_db_per_octave / (20.0 * np.log10(2.0)))
+    spectrum *= bins ** np.float32(tilt_db_per_octave / (20.0 * np.log10(2.0)))
     spectrum[0] = 0.0
-    noise = np.fft.irfft(spectrum, n)
+    noise = scipy.fft.irfft(spectrum, n)
     rms = _rms(noise)
-    return noise / rms if rms > 0 else noise
+    return (noise / rms if rms > 0 else noise).astype(np.float32, copy=False)
 
 
 class NoiseFloor(WaveformTransform):
@@ -143,7 +148,7 @@ class NoiseFloor(WaveformTransform):
         if rms == 0.0 or samples.size < 2:
             return samples, label
         noise = coloured_noise(samples.size, tilt, rng) * (rms * 10.0 ** (level_db / 20.0))
-        return (samples + noise).astype(np.float32), label
+        return (samples + noise).astype(np.float32, copy=False), label
 
 
 class TimeShift:
@@ -185,32 +190,35 @@ ArtifactRenderer = Callable[
 ]
 
 
-def simulated_artifacts(types: Sequence[str] | None = None) -> ArtifactRenderer:
+class simulated_artifacts:  # noqa: N801 (used like a function; a class so it pickles)
     """A renderer drawing artifacts from the simulator (``simulate.artifacts.sample_artifact``).
 
     The type is drawn uniformly from ``types`` (all simulator types by default,
     then with the simulator's weights); the artifact sounds through the whole
     window (never intermittent), so the window surely holds it. ``level_db`` is
     the simulator's artifact-to-floor ratio in the artifact's band, measured
-    against the host window's own floor; None draws the simulator's per-type range.
+    against the host window's own floor; None draws the simulator's per-type
+    range. Picklable, so loader workers started with ``spawn`` can use it.
     """
-    from audio_artifacts.simulate.artifacts import ARTIFACT_TYPES, sample_artifact
 
-    chosen = tuple(types) if types else None
-    unknown = sorted(set(chosen or ()) - set(ARTIFACT_TYPES))
-    if unknown:
-        raise ValueError(f"unknown artifact types {unknown}; known: {', '.join(ARTIFACT_TYPES)}")
+    def __init__(self, types: Sequence[str] | None = None) -> None:
+        from audio_artifacts.simulate.artifacts import ARTIFACT_TYPES
 
-    def render(rng: np.random.Generator, host: np.ndarray, sample_rate: int,
-               level_db: float | None) -> tuple[np.ndarray, str]:
-        kind = str(rng.choice(chosen)) if chosen else None
+        self.types = tuple(types) if types else None
+        unknown = sorted(set(self.types or ()) - set(ARTIFACT_TYPES))
+        if unknown:
+            raise ValueError(f"unknown artifact types {unknown}; known: {', '.join(ARTIFACT_TYPES)}")
+
+    def __call__(self, rng: np.random.Generator, host: np.ndarray, sample_rate: int,
+                 level_db: float | None) -> tuple[np.ndarray, str]:
+        from audio_artifacts.simulate.artifacts import sample_artifact
+
+        kind = str(rng.choice(self.types)) if self.types else None
         signal, events = sample_artifact(
             rng, host.size, sample_rate, host.astype(np.float64), artifact_type=kind,
             level_db=level_db, intermittent=False,
         )
         return signal, events[0].type if events else (kind or "unknown")
-
-    return render
 
 
 class ArtifactInjection(WaveformTransform):
