@@ -112,13 +112,14 @@ class WindowDataModule(pl.LightningDataModule):
             return
         d = self.data
         audio = AudioConfig(sample_rate=d.sample_rate, channel=d.channel)
-        decoded = {}
-        for name, source in (("train", d.train_manifest), ("val", d.val_manifest)):
-            entries = read_entries(source, d.data_root)
-            decoded[name] = load_recordings(
-                entries, audio, cache_dtype=d.cache_dtype, skip_bad_files=d.skip_bad_files,
-                source=source,
-            )
+        sources = {"train": d.train_manifest, "val": d.val_manifest}
+        # both manifests are read before any decoding, so a bad one fails at once
+        entries = {name: read_entries(source, d.data_root) for name, source in sources.items()}
+        decoded = {
+            name: load_recordings(entries[name], audio, cache_dtype=d.cache_dtype,
+                                  skip_bad_files=d.skip_bad_files, source=sources[name])
+            for name in sources
+        }
         transforms, time_shift = build_augment(self.augment, d.sample_rate)
         self.train_set = WindowDataset(
             decoded["train"], self.spec, d.sample_rate, augment=transforms, time_shift=time_shift,

@@ -322,6 +322,8 @@ def train(cfg: TrainConfig, out: str | Path | None = None, *, command: str | Non
         return model_dir
 
     best = checkpoint.best_model_path or checkpoint.last_model_path
+    if best and not Path(best).is_file():  # a resumed run may point at a removed file
+        best = checkpoint.last_model_path
     if best:
         state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
         module.load_state_dict(state)
