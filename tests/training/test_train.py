@@ -176,3 +176,21 @@ def test_cli_names_unknown_keys_and_exits_2(tiny_config, write_config, capsys):
     err = capsys.readouterr().err
     assert code == 2
     assert "unknown key 'optim.learning_rate'" in err and "unknown key 'trainer.epochs'" in err
+
+
+def test_every_augmentation_and_the_balanced_sampler_train_end_to_end(tiny_config, tmp_path):
+    raw = tiny_config(
+        data={"balanced_sampler": True},
+        augment={"gain": {"p": 0.5}, "noise_floor": {"p": 0.5}, "time_shift": {"p": 0.5},
+                 "inject": {"p": 1.0, "types": ["tonal", "clicks"]},
+                 "spec_augment": {"p": 0.5, "max_time_frames": 5, "max_freq_bins": 4},
+                 "mixup": {"p": 1.0, "alpha": 0.4}},
+        trainer={"limit_train_batches": 3},
+    )
+    model_dir = train(config_from_dict(raw), tmp_path / "aug")
+    model, info = load_model_dir(model_dir)  # SpecAugment is a training-only attachment
+    assert model.spec_augment is None
+    saved = yaml.safe_load((model_dir / "config.yaml").read_text())
+    assert saved["augment"]["inject"]["types"] == ["tonal", "clicks"]
+    assert saved["data"]["balanced_sampler"] is True
+    assert np.isfinite(info.threshold)
