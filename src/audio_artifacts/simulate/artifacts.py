@@ -31,7 +31,7 @@ DEFAULT_LEVELS_DB: dict[str, tuple[float, float]] = {
     "packet_buzz": (4.0, 20.0),
     "periodic_ticks": (8.0, 28.0),
     "thumps": (8.0, 28.0),
-    "noise_am": (1.0, 10.0),
+    "noise_am": (2.0, 10.0),
     "clicks": (10.0, 30.0),
 }
 DEFAULT_WEIGHTS: dict[str, float] = {

@@ -89,7 +89,9 @@ def tonal(rng: np.random.Generator, n: int, sample_rate: int, blocks: Blocks, fl
     amps = np.ones(len(freqs)) if mode == "single" else 10.0 ** (-rng.uniform(0.0, 12.0, len(freqs)) / 20.0)
     strongest = int(np.argmax(amps)) if mode != "harmonic" else 0
     amps[strongest] = 1.0
-    drift = float(rng.choice([0.0, rng.uniform(0.001, 0.015)], p=[0.4, 0.6]))  # relative, up to 1.5 %
+    # Slight drift (a DC-DC tone following its load): relative, up to 0.8 % and 40 Hz.
+    drift = float(rng.choice([0.0, rng.uniform(0.001, 0.008)], p=[0.4, 0.6]))
+    drift = min(drift, 40.0 / max(freqs))
     phase = _drifting_phase(rng, n, sample_rate, drift)
     signal = np.zeros(n)
     for f, a in zip(freqs, amps):
