@@ -101,13 +101,6 @@ def band_matrix(sample_rate: int) -> tuple[np.ndarray, list[tuple[float, float]]
     return matrix, bands
 
 
-def critical_band(frequency_hz: float) -> tuple[float, float]:
-    """Band of one critical bandwidth centred on ``frequency_hz`` (Zwicker's formula), Hz."""
-    khz = frequency_hz / 1000.0
-    width = 25.0 + 75.0 * (1.0 + 1.4 * khz**2) ** 0.69
-    return max(1.0, frequency_hz - width / 2), frequency_hz + width / 2
-
-
 @dataclass(frozen=True)
 class FloorSpectrum:
     """A recording's floor: power per analysis-frame FFT bin.

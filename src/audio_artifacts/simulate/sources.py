@@ -2,9 +2,8 @@
 
 Each generator takes the activity blocks (sample intervals where the artifact's
 cause is active) and returns a ``Source``: the waveform (any scale; levels are
-set in ``artifacts.py``), the exact sample intervals where it sounds, the band
-its level is measured in, whether it is impulsive (level by the loudest frame)
-and the drawn physical parameters.
+set in ``artifacts.py``), the exact sample intervals where it sounds, whether
+it is impulsive (level by the loudest frame) and the drawn physical parameters.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ import numpy as np
 from scipy.fft import next_fast_len
 from scipy.signal import lfilter
 
-from audio_artifacts.simulate.levels import FloorSpectrum, critical_band, frame_length
+from audio_artifacts.simulate.levels import FloorSpectrum, frame_length
 
 Blocks = list[tuple[int, int]]
 
@@ -28,7 +27,6 @@ class Source:
 
     signal: np.ndarray                    # (n_samples,) float64
     intervals: Blocks                     # sample intervals where it sounds
-    band_hz: tuple[float, float]          # band its level is measured in
     impulsive: bool                       # level from the loudest frame (else mean over intervals)
     params: dict[str, Any] = field(default_factory=dict)
 
@@ -96,7 +94,7 @@ def tonal(rng: np.random.Generator, n: int, sample_rate: int, blocks: Blocks, fl
     signal = np.zeros(n)
     for f, a in zip(freqs, amps):
         signal += a * np.sin(2 * np.pi * f * phase + rng.uniform(0, 2 * np.pi))
-    return Source(_gate(signal, blocks, sample_rate), blocks, critical_band(freqs[strongest]), False,
+    return Source(_gate(signal, blocks, sample_rate), blocks, False,
                   {"mode": str(mode), "frequencies_hz": freqs, "relative_amplitudes_db": list(20 * np.log10(amps)),
                    "drift": drift})
 
@@ -116,7 +114,7 @@ def tdma_buzz(rng: np.random.Generator, n: int, sample_rate: int, blocks: Blocks
         bursts *= 1.0 - _pulse_train(n, sample_rate, 26 * frame, frame, offset + rng.uniform(0, 26 * frame))
     rise_hz = float(rng.uniform(2000.0, 10000.0))
     signal = _highpass(_smooth(bursts, sample_rate, rise_hz), sample_rate) * rng.choice([-1.0, 1.0])
-    return Source(_gate(signal, blocks, sample_rate), blocks, (100.0, _top(sample_rate, 4000.0)), False,
+    return Source(_gate(signal, blocks, sample_rate), blocks, False,
                   {"frame_s": frame, "duty": 0.125, "fundamental_hz": 1 / frame, "idle_frame": idle,
                    "rise_corner_hz": rise_hz})
 
@@ -139,7 +137,7 @@ def packet_buzz(rng: np.random.Generator, n: int, sample_rate: int, blocks: Bloc
         train += second * _pulse_train(n, sample_rate, interval, width * rng.uniform(0.3, 1.0), offset - width - gap)
     rise_hz = float(rng.uniform(2000.0, 10000.0))
     signal = _highpass(_smooth(train, sample_rate, rise_hz), sample_rate) * rng.choice([-1.0, 1.0])
-    return Source(_gate(signal, blocks, sample_rate), blocks, (100.0, _top(sample_rate, 6000.0)), False,
+    return Source(_gate(signal, blocks, sample_rate), blocks, False,
                   {"kind": str(kind), "interval_s": interval, "fundamental_hz": 1 / interval, "burst_s": width,
                    "second_burst_amplitude": second if second > 0.3 else 0.0, "rise_corner_hz": rise_hz})
 
@@ -177,7 +175,7 @@ def periodic_ticks(rng: np.random.Generator, n: int, sample_rate: int, blocks: B
         raw[k * spacing:k * spacing + burst] = 1.0
     shape = _highpass(_smooth(raw, sample_rate, corner), sample_rate, 40.0)
     signal, spans = _impulses(rng, n, sample_rate, blocks, period, 0.010, shape * rng.choice([-1.0, 1.0]))
-    return Source(signal, spans, (50.0, _top(sample_rate, 2.5 * corner)), True,
+    return Source(signal, spans, True,
                   {"period_s": period + 0.010, "advertising_interval_s": period, "tick_s": shape.size / sample_rate,
                    "corner_hz": corner})
 
@@ -190,7 +188,7 @@ def thumps(rng: np.random.Generator, n: int, sample_rate: int, blocks: Blocks, f
     k = np.arange(_decay_length(sample_rate, decay)) / sample_rate
     shape = np.sin(2 * np.pi * freq * k) * np.exp(-k / decay) * np.minimum(1.0, k / 0.002)
     signal, spans = _impulses(rng, n, sample_rate, blocks, 1.0 / rate, 0.03 / rate, shape)
-    return Source(signal, spans, (30.0, _top(sample_rate, 4.0 * freq)), True,
+    return Source(signal, spans, True,
                   {"rate_hz": rate, "period_s": 1.03 / rate, "frequency_hz": freq, "decay_s": decay})
 
 
@@ -208,7 +206,7 @@ def noise_am(rng: np.random.Generator, n: int, sample_rate: int, blocks: Blocks,
     edge = float(rng.uniform(0.002, 0.01))
     gate = _smooth(_pulse_train(n, sample_rate, 1.0 / rate, duty / rate, rng.uniform(0, 1.0 / rate)),
                    sample_rate, 1.0 / (2 * np.pi * edge), order=1)
-    return Source(_gate(noise * gate, blocks, sample_rate), blocks, (low, high), False,
+    return Source(_gate(noise * gate, blocks, sample_rate), blocks, False,
                   {"rate_hz": rate, "duty": duty, "band_hz": [low, high], "edge_s": edge})
 
 
@@ -237,7 +235,7 @@ def clicks(rng: np.random.Generator, n: int, sample_rate: int, blocks: Blocks, f
         if all(abs(t - s) > min_gap + shape.size for s, _ in spans):
             signal[t:t + shape.size] += shape * rng.uniform(0.7, 1.0) * rng.choice([-1.0, 1.0])
             spans.append((t, t + shape.size))
-    return Source(signal, sorted(spans), (50.0, _top(sample_rate, 8000.0)), True,
+    return Source(signal, sorted(spans), True,
                   {"kind": str(kind), "decay_s": decay, "count": len(spans)})
 
 
