@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+
 import numpy as np
 import onnx
 import pytest
@@ -10,6 +13,7 @@ from onnx import TensorProto, helper
 
 from audio_artifacts.errors import ModelDirError
 from audio_artifacts.inference.backends import (
+    TORCH_PREFERRED,
     Backend,
     OnnxBackend,
     TorchBackend,
@@ -44,15 +48,27 @@ def test_backends_reject_a_batch_without_a_batch_axis(tiny_model_dir):
         backend.logits(np.zeros(160000, dtype=np.float32))
 
 
-def test_auto_picks_onnx_only_when_the_directory_has_model_onnx(tiny_model_dir, exported):
+def test_auto_keeps_the_fast_architecture_in_torch_even_with_model_onnx(tiny_model_dir, exported):
     onnx_dir = exported[0]
+    assert "fast" in TORCH_PREFERRED
     assert resolve_kind(tiny_model_dir, "auto") == "torch"
-    assert resolve_kind(onnx_dir, "auto") == "onnx"
-    assert isinstance(open_backend(tiny_model_dir), TorchBackend)
-    assert isinstance(open_backend(onnx_dir), OnnxBackend)
-    assert isinstance(open_backend(onnx_dir, "torch"), TorchBackend)
+    assert resolve_kind(onnx_dir, "auto") == "torch"
+    assert isinstance(open_backend(onnx_dir), TorchBackend)
+    assert isinstance(open_backend(onnx_dir, "onnx"), OnnxBackend)
     with pytest.raises(ValueError, match="backend must be one of"):
         resolve_kind(tiny_model_dir, "tensorflow")
+
+
+def test_auto_picks_onnx_for_other_architectures_only_when_model_onnx_exists(exported, tmp_path):
+    info = json.loads((exported[0] / "model.json").read_text())
+    info["architecture"] = "cnn14"  # an architecture that runs faster in ORT
+    directory = tmp_path / "panns_like"
+    directory.mkdir()
+    (directory / "model.json").write_text(json.dumps(info))
+    assert resolve_kind(directory, "auto") == "torch"
+    shutil.copyfile(exported[0] / "model.onnx", directory / "model.onnx")
+    assert resolve_kind(directory, "auto") == "onnx"
+    assert isinstance(open_backend(directory), OnnxBackend)
 
 
 def test_onnx_kind_without_model_onnx_says_how_to_export(tiny_model_dir):

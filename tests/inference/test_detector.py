@@ -116,6 +116,17 @@ def test_batches_spanning_several_files_give_each_file_its_own_windows(tiny_mode
                                    [w.probability for w in alone.windows], atol=1e-5)
 
 
+def test_parallel_model_calls_keep_results_in_input_order(tiny_model_dir, recordings):
+    paths = [recordings["stereo48"], recordings["short16"], recordings["mono44"]] * 2
+    serial = list(Detector(tiny_model_dir, backend="torch", batch_size=2, workers=1).scan_many(paths))
+    parallel = list(Detector(tiny_model_dir, backend="torch", batch_size=2, workers=3).scan_many(paths))
+    assert [r.path for r in parallel] == [str(p) for p in paths]
+    for a, b in zip(serial, parallel):
+        assert [(w.start, w.end) for w in a.windows] == [(w.start, w.end) for w in b.windows]
+        np.testing.assert_allclose([w.probability for w in a.windows], [w.probability for w in b.windows],
+                                   atol=1e-6)
+
+
 def _bad_files(root, noise):
     empty = root / "empty.wav"
     empty.write_bytes(b"")
@@ -177,6 +188,8 @@ def test_constructor_validates_its_arguments(tiny_model_dir):
         Detector(tiny_model_dir, backend="torch", threshold=1.5)
     with pytest.raises(ValueError, match="batch_size"):
         Detector(tiny_model_dir, backend="torch", batch_size=0)
+    with pytest.raises(ValueError, match="workers"):
+        Detector(tiny_model_dir, backend="torch", workers=0)
 
 
 def test_torch_and_onnx_backends_agree_on_the_same_files(exported, recordings):

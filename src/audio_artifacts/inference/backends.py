@@ -20,6 +20,14 @@ INPUT_NAME = "waveform"
 OUTPUT_NAME = "logits"
 BACKEND_KINDS = ("auto", "torch", "onnx")
 
+# Architectures that run faster in PyTorch than in ONNX Runtime on CPU, so
+# "auto" keeps them in torch even when the directory has model.onnx. Measured
+# on the 2-core project machine, one thread per call (docs/scan.md):
+#   fast:                  torch ~1.7x less CPU per window than ORT (its
+#                          spectrum is an FFT in torch, matrix products in ORT)
+#   cnn14, wavegram_logmel_cnn14: ORT ~25 % less CPU per window than torch
+TORCH_PREFERRED = frozenset({"fast"})
+
 
 @runtime_checkable
 class Backend(Protocol):
@@ -135,14 +143,18 @@ class OnnxBackend:
 def resolve_kind(model_dir: str | Path, kind: str = "auto") -> str:
     """Which backend ``open_backend`` uses for ``model_dir``: ``"torch"`` or ``"onnx"``.
 
-    ``"auto"`` picks ONNX Runtime when the directory holds ``model.onnx``,
-    PyTorch otherwise.
+    ``"auto"`` picks ONNX Runtime when the directory holds ``model.onnx`` and
+    its architecture is not one of `TORCH_PREFERRED`; PyTorch otherwise.
     """
     if kind not in BACKEND_KINDS:
         raise ValueError(f"backend must be one of {BACKEND_KINDS}, got {kind!r}")
-    if kind == "auto":
-        return "onnx" if (Path(model_dir) / ONNX_FILE).is_file() else "torch"
-    return kind
+    if kind != "auto":
+        return kind
+    if not (Path(model_dir) / ONNX_FILE).is_file():
+        return "torch"
+    from audio_artifacts.models.model_dir import read_model_info
+
+    return "torch" if read_model_info(model_dir).architecture in TORCH_PREFERRED else "onnx"
 
 
 def open_backend(model_dir: str | Path, kind: str = "auto", threads: int | None = None) -> Backend:
