@@ -14,6 +14,7 @@ block size whatever the recording's length. Every bad input becomes an
 from __future__ import annotations
 
 import os
+import re
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -131,6 +132,10 @@ def _open(path: Path) -> sf.SoundFile:
     if handle.samplerate <= 0 or handle.channels <= 0:
         handle.close()
         raise AudioLoadError(path, f"invalid header: {handle.samplerate} Hz, {handle.channels} channels")
+    truncation = _truncated_data_chunk(handle)
+    if truncation:
+        handle.close()
+        raise AudioLoadError(path, truncation)
     if handle.frames <= 0:
         # Some containers (Ogg) report 0 frames when their end is cut off.
         try:
@@ -142,6 +147,30 @@ def _open(path: Path) -> sf.SoundFile:
             raise AudioLoadError(path, "damaged or truncated file: header reports 0 frames but audio data follows")
         raise AudioLoadError(path, "contains no decodable audio frames (zero-length or truncated recording)")
     return handle
+
+
+# libsndfile reports a RIFF/AIFF chunk longer than the file as "data : <declared> (should be <present>)".
+_DATA_CHUNK_MISMATCH = re.compile(r"^\s*(?:data|SSND)\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
+# Writers that stream to disk leave these placeholders when they never finalise the header.
+_UNFINALISED_SIZES = {0, 0xFFFFFFFF, 0x7FFFFFFF, 0xFFFFFFFF - 8}
+
+
+def _truncated_data_chunk(handle: sf.SoundFile) -> str | None:
+    """A reason when the header promises more audio data than the file holds, else None.
+
+    libsndfile silently reads what is there, so a WAV cut off mid-data would
+    otherwise scan as a shorter, healthy recording.
+    """
+    match = _DATA_CHUNK_MISMATCH.search(handle.extra_info or "")
+    if not match:
+        return None
+    declared, present = int(match.group(1)), int(match.group(2))
+    if declared in _UNFINALISED_SIZES or present >= declared:
+        return None
+    return (
+        f"truncated file: the header promises {declared} bytes of audio data but only "
+        f"{present} are present ({100 * present / declared:.0f} %)"
+    )
 
 
 def read_info(path: str | os.PathLike[str]) -> AudioInfo:

@@ -242,19 +242,15 @@ def test_every_bad_input_gets_an_error_row_and_the_scan_goes_on(tmp_path, capsys
         "nan.wav": "non-finite sample",
         "folder.wav": "directory",
         "missing.wav": "does not exist",
+        "data_cut.wav": "truncated file",
     }
-    assert set(results) == set(expected_reasons) | {"ok.wav", "data_cut.wav"}
+    assert set(results) == set(expected_reasons) | {"ok.wav"}
     for name, reason in expected_reasons.items():
         r = results[name]
         assert r["status"] == "error" and r["verdict"] is None and r["windows"] == []
         assert name in r["error"] and reason in r["error"], r["error"]
     assert "1.500 s" in results["nan.wav"]["error"]  # the time of the bad sample
     assert results["ok.wav"]["status"] == "ok"
-    cut = results["data_cut.wav"]  # libsndfile reads what is there; it must not pass as the whole file
-    if cut["status"] == "ok":
-        assert cut["duration_s"] < results["ok.wav"]["duration_s"]
-    else:
-        assert "data_cut.wav" in cut["error"]
 
 
 def test_folders_globs_and_recursion(tmp_path, capsys, tiny_model_dir, make_recording):

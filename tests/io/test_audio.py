@@ -226,13 +226,22 @@ def test_truncated_flac_stream_names_the_time(tmp_path):
         load_audio(path)
 
 
-def test_truncated_wav_data_loads_what_is_there(tmp_path):
-    # A WAV cut inside its data chunk is still readable up to the cut (libsndfile trusts the file size).
+def test_truncated_wav_data_is_an_error(tmp_path):
+    # libsndfile would read what is there; a cut recording must not pass as a shorter healthy one.
     data = _wav_bytes(tmp_path)
     path = tmp_path / "half.wav"
     path.write_bytes(data[: 44 + (len(data) - 44) // 2])
-    y = load_audio(path)
-    assert 0.2 * OUT_RATE < y.size < 0.3 * OUT_RATE
+    assert_load_error(path, r"truncated file: the header promises \d+ bytes")
+
+
+def test_unfinalised_streaming_wav_header_is_accepted(tmp_path):
+    # Recorders that never rewrite the header leave a placeholder size; the audio is all there.
+    data = bytearray(_wav_bytes(tmp_path))
+    data_at = data.index(b"data")
+    data[data_at + 4 : data_at + 8] = (0xFFFFFFFF).to_bytes(4, "little")
+    path = tmp_path / "streamed.wav"
+    path.write_bytes(bytes(data))
+    np.testing.assert_array_equal(load_audio(path), load_audio(tmp_path / "ok.wav"))
 
 
 def test_zero_frames(tmp_path):
