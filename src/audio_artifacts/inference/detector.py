@@ -367,6 +367,11 @@ class Detector:
                     )
                 except AudioLoadError as exc:
                     batch.closed.append(_FileFailed(index, exc.reason, info))
+                except Exception as exc:  # noqa: BLE001 - one odd file must not end a sweep
+                    # audio.py turns every known bad input into AudioLoadError;
+                    # anything else is reported on this file's row, by type.
+                    reason = f"unexpected error while reading: {type(exc).__name__}: {exc}"
+                    batch.closed.append(_FileFailed(index, reason, info))
             if not put(batch.take()):
                 return
             put(_END)
