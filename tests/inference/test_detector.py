@@ -175,11 +175,13 @@ def test_window_probabilities_raises_for_a_bad_file(detector, tmp_path, noise):
 
 def test_a_scan_left_early_stops_its_reader_thread(detector, recordings):
     before = {t.ident for t in threading.enumerate()}
+    detector = Detector(detector.model_dir, backend="torch", batch_size=1, workers=2)
     results = detector.scan_many([recordings["short16"]] * 20)
     first = next(results)
     assert first.status == "ok"
     results.close()
-    leftover = [t for t in threading.enumerate() if t.ident not in before and t.name == "audio-artifacts-reader"]
+    leftover = [t for t in threading.enumerate()
+                if t.ident not in before and t.is_alive() and t.name.startswith("audio-artifacts")]
     assert leftover == []
 
 
