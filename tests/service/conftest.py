@@ -112,10 +112,10 @@ def broken_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.fixture(scope="session")
 def long_recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """8 minutes at 8 kHz, 8 bit (3.84 MB): under the 4 MiB limit, long to scan."""
+    """16 minutes at 4 kHz, 8 bit (3.84 MB): under the 4 MiB limit, 256 windows to scan."""
     rng = np.random.default_rng(3)
-    samples = (0.2 * rng.standard_normal(8000 * 480)).astype(np.float32)
-    return write_audio(tmp_path_factory.mktemp("long") / "long_8min.wav", samples, 8000, "PCM_U8")
+    samples = (0.2 * rng.standard_normal(4000 * 960)).astype(np.float32)
+    return write_audio(tmp_path_factory.mktemp("long") / "long_16min.wav", samples, 4000, "PCM_U8")
 
 
 # ----------------------------------------------------------------------------- model
