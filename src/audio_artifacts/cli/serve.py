@@ -38,7 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--inference-threads", type=int, default=1, metavar="N",
                         help="recordings analysed at once per worker, off the event loop (default: 1)")
     parser.add_argument("--backend-threads", type=int, default=None, metavar="N",
-                        help="compute threads of the model backend (default: the backend's choice)")
+                        help="compute threads of the detector, shared by its parallel model calls "
+                             "(default: all cores)")
     parser.add_argument("--batch-size", type=int, default=None, metavar="N",
                         help="windows per model call (default: the detector's)")
     parser.add_argument("--temp-dir", metavar="DIR", default=None,

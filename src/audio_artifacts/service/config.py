@@ -39,7 +39,8 @@ class ServiceConfig:
     inference_threads
         Recordings analysed at the same time (threads off the event loop).
     backend_threads
-        Compute threads of the inference backend; ``None`` keeps its default.
+        Compute threads of the detector (its ``threads``, shared by its parallel
+        model calls); ``None`` uses all cores.
     temp_dir
         Parent folder of the service's upload folder; ``None`` uses the
         system temporary folder. Uploads are deleted after each request.
