@@ -9,7 +9,8 @@ import torch
 
 from audio_artifacts.cli import main
 from audio_artifacts.inference.detector import sigmoid
-from audio_artifacts.inference.export import ParityReport, check_parity, parity_inputs
+from audio_artifacts.errors import ExportError
+from audio_artifacts.inference.export import ParityReport, check_parity, export_onnx, parity_inputs
 from audio_artifacts.models.model_dir import load_model_dir
 
 
@@ -88,3 +89,14 @@ def test_export_of_a_missing_model_directory_is_a_user_error(tmp_path, capsys):
     code = main(["export", str(tmp_path / "nowhere"), "--onnx", str(tmp_path / "x.onnx")])
     assert code == 2
     assert "nowhere" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_export_over_tolerance_raises_and_writes_nothing(tiny_model_dir, tmp_path):
+    # FFT in torch vs matrix-product DFT in ORT: never bit-identical, so 1e-12 fails
+    out = tmp_path / "strict.onnx"
+    with pytest.raises(ExportError, match="disagrees with PyTorch") as error:
+        export_onnx(tiny_model_dir, out, logit_tolerance=1e-12, probability_tolerance=1e-12)
+    assert "not written" in str(error.value) and "plain graph" in str(error.value)
+    assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
