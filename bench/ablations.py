@@ -83,10 +83,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batches", type=int, default=60, help="training batches per epoch")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--report-only", action="store_true",
+                        help="print the tables from the evaluation reports already in --out")
     args = parser.parse_args(argv)
 
     rows = []
     for name in args.variants:
+        if args.report_only:
+            report = json.loads((Path(args.out) / name / "evaluation" / "report.json").read_text())
+            rows.append({"variant": name, "train_s": float("nan"), "report": report})
+            continue
         row = run_variant(name, VARIANTS[name], args)
         rows.append(row)
         rec = _recording_metrics(row["report"])
@@ -100,7 +106,26 @@ def main(argv: list[str] | None = None) -> int:
         rec = _recording_metrics(row["report"])
         print(f"| {row['variant']} | {rec['f1']:.4f} | {rec['precision']:.4f} | {rec['recall']:.4f} | "
               f"{rec['roc_auc']:.4f} | {rec['average_precision']:.4f} | {row['train_s']:.0f} |")
+    print_by_type(rows)
     return 0
+
+
+def print_by_type(rows: list[dict]) -> None:
+    """Recording-level ROC AUC of each artifact type against all clean recordings."""
+    per_variant = {}
+    for row in rows:
+        model = row["report"]["models"][0]
+        groups = model["breakdowns"].get("artifact_types", [])
+        per_variant[row["variant"]] = {
+            g["group"]: g.get("roc_auc_vs_all_negatives") for g in groups if g["group"] != "none"
+        }
+    types = sorted({t for v in per_variant.values() for t in v})
+    print("\nRecording-level ROC AUC of each artifact type vs all clean test recordings\n")
+    print("| variant | " + " | ".join(types) + " |")
+    print("|---|" + "---:|" * len(types))
+    for name, values in per_variant.items():
+        cells = [f"{values[t]:.4f}" if values.get(t) is not None else "-" for t in types]
+        print(f"| {name} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

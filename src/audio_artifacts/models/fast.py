@@ -236,7 +236,8 @@ class FastArtifactNet(nn.Module):
         self.register_buffer("bin_position", (freqs / fmax).float(), persistent=False)
         edges = torch.tensor(bands)
         member = ((freqs[:, None] >= edges[:-1]) & (freqs[:, None] < edges[1:])).float()
-        member[-1, -1] = 1.0  # the bin at fmax belongs to the top band
+        if freqs[-1] >= edges[-1]:
+            member[-1, -1] = 1.0  # the bin at the top edge belongs to the top band
         self.register_buffer("band_matrix", member / member.sum(0).clamp(min=1), persistent=False)
 
         stat_channels = 6 if line_stats else 3  # (mean, prominence, position) + (sd, peak, change)
@@ -250,11 +251,9 @@ class FastArtifactNet(nn.Module):
         self.comb_mlp = nn.Sequential(nn.Linear(comb_lags, 16), nn.ReLU())
         features = 4 * channels + 2 * 16
         if periodicity:
-            n_bands = len(bands) - 1
             self.slow_mlp = nn.Sequential(nn.Linear(self.max_lag, 32), nn.ReLU())
             self.fast_mlp = nn.Sequential(nn.Linear(fast_lags + 1, 32), nn.ReLU())
             features += 2 * 32 + 2 * 2 * 32
-            self.n_bands = n_bands
         self.head = nn.Sequential(
             nn.Linear(features, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, 1)
         )
