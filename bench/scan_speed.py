@@ -284,6 +284,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  -> target >= 1000x: {'PASS' if rtf >= 1000 else 'FAIL'}; within 3x of the floor "
               f"(floor/RTF = {floor_rtf / rtf:.2f}): {'PASS' if floor_rtf / rtf <= 3 else 'FAIL'}")
         b_rtf, b_backend, b_threads, b_workers = best
+        print(f"  CPU accounting: {total / cpu:.0f}x real time per CPU second; with every core free the "
+              f"ceiling is about {min(total / floor_cpu, (os.cpu_count() or 1) * total / cpu):.0f}x "
+              f"(an estimate: cores x audio per CPU second, capped by the one reader thread)")
         print(f"  best configuration above: {b_rtf:.0f}x ({b_backend}, {b_threads} threads, {b_workers} workers)")
         default_rtf = rtf
 
