@@ -52,7 +52,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--min-overlap", type=float, default=None, metavar="S",
                         help="seconds a window must overlap an artifact event to count as an artifact "
                              "window (default: 0.5, or one period for periodic events)")
-    parser.add_argument("--batch-size", type=int, default=32, metavar="N", help="windows per model call")
+    parser.add_argument("--batch-size", type=int, default=16, metavar="N",
+                        help="windows per model call (default: 16, as the scanner)")
     parser.add_argument("--workers", type=int, default=None, metavar="N",
                         help="compute threads of the model backend (default: the backend's choice)")
 

@@ -73,8 +73,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="search folders recursively (default: yes)")
     parser.add_argument("--workers", type=int, default=None, metavar="N",
                         help="compute threads of the model backend (default: the backend's choice)")
-    parser.add_argument("--batch-size", type=int, default=32, metavar="N",
-                        help="windows per model call (default: 32)")
+    parser.add_argument("--batch-size", type=int, default=16, metavar="N",
+                        help="windows per model call (default: 16; larger batches raise peak memory)")
 
 
 def _usage_error(message: str) -> int:
