@@ -48,7 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-root", metavar="DIR", default=None,
                         help="base of relative paths in a CSV manifest (default: the CSV's folder)")
     parser.add_argument("--backend", choices=("auto", "torch", "onnx"), default="auto",
-                        help="inference backend; auto uses model.onnx when present (default: auto)")
+                        help=("inference backend (default: auto = model.onnx in ONNX Runtime when present, "
+                              "except the fast default model, which is quicker in torch)"))
     parser.add_argument("--min-overlap", type=float, default=None, metavar="S",
                         help="seconds a window must overlap an artifact event to count as an artifact "
                              "window (default: 0.5, or one period for periodic events)")

@@ -53,7 +53,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", metavar="DIR", default=None,
                         help="model directory (default: the bundled default model)")
     parser.add_argument("--backend", choices=("auto", "torch", "onnx"), default="auto",
-                        help="inference backend; auto uses model.onnx when present (default: auto)")
+                        help=("inference backend (default: auto = model.onnx in ONNX Runtime when present, "
+                              "except the fast default model, which is quicker in torch)"))
     parser.add_argument("--out", metavar="FILE", default=None,
                         help="write results here as each recording finishes (.jsonl, or .csv summary)")
     parser.add_argument("--format", choices=("jsonl", "csv"), default=None,

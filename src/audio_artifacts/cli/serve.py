@@ -30,7 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-upload-mb", type=float, default=200.0, metavar="MB",
                         help="largest accepted file in MiB; bigger uploads get 413 (default: 200)")
     parser.add_argument("--backend", choices=("auto", "torch", "onnx"), default="auto",
-                        help="inference backend; auto uses model.onnx when present (default: auto)")
+                        help=("inference backend (default: auto = model.onnx in ONNX Runtime when present, "
+                              "except the fast default model, which is quicker in torch)"))
     parser.add_argument("--threshold", type=float, default=None, metavar="T",
                         help="default decision threshold in [0, 1] (default: the model's)")
     parser.add_argument("--max-batch-files", type=int, default=32, metavar="N",
