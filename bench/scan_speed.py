@@ -10,9 +10,11 @@ One run prints:
 * Wavegram-Logmel-CNN14's real-time factor on a subset (extrapolated);
 * peak RSS of a separate process scanning a 2-hour 48 kHz recording.
 
-The recordings are deterministic synthetic test-box recordings (a shaped
-noise floor, some with a tonal artifact or periodic ticks) at 16, 44.1, 48
-and 96 kHz, 32 minutes in all, written once into ``--data`` and reused.
+The recordings are a fixed simulated set (``audio_artifacts.simulate``, seed
+20261125: 72 test-box recordings of 25-35 s, about 36 minutes, at the
+simulator's mix of 16-96 kHz, mono and stereo, 16/24-bit and float, half of
+them with artifacts), written once into ``--data`` and reused. The 2-hour
+memory run uses one long synthetic 48 kHz file written block by block.
 
 Usage::
 
@@ -37,19 +39,13 @@ from pathlib import Path
 
 import numpy as np
 
-# (sample rate, seconds, channels, kind) of the fixed recording set: 32 min in all.
-RECORDINGS = [
-    (16000, 240, 1, "clean"),
-    (16000, 240, 1, "tone"),
-    (44100, 240, 1, "clean"),
-    (44100, 240, 2, "ticks"),
-    (48000, 240, 1, "tone"),
-    (48000, 240, 2, "clean"),
-    (96000, 240, 1, "ticks"),
-    (96000, 240, 1, "clean"),
-]
+# The fixed recording set: simulated test-box recordings (mixed 16-96 kHz, mono and
+# stereo, 16/24-bit and float, every stimulus and artifact type), 25-35 s each.
+SIM_N = 72
+SIM_SEED = 20261125
+SIM_DURATION_S = (25.0, 35.0)
 TWO_HOURS_S = 7200
-DATA_VERSION = "1"
+DATA_VERSION = "2"
 
 
 # ---------------------------------------------------------------- recordings
@@ -86,17 +82,18 @@ def write_recording(path: Path, rate: int, seconds: int, channels: int, kind: st
 
 
 def ensure_recordings(data: Path) -> list[Path]:
-    """The fixed recording set in ``data`` (written on first use, then reused)."""
+    """The fixed simulated recording set in ``data`` (written on first use, then reused)."""
+    from audio_artifacts.simulate.dataset import SimulatorConfig, write_dataset
+
     stamp = data / "recordings.json"
-    paths = [data / f"rec{i:02d}_{rate}Hz_{ch}ch_{kind}.wav" for i, (rate, _, ch, kind) in enumerate(RECORDINGS)]
-    expected = {"version": DATA_VERSION, "recordings": RECORDINGS}
-    if stamp.is_file() and json.loads(stamp.read_text()) == json.loads(json.dumps(expected)):
-        if all(p.is_file() for p in paths):
-            return paths
-    for i, ((rate, seconds, channels, kind), path) in enumerate(zip(RECORDINGS, paths)):
-        write_recording(path, rate, seconds, channels, kind, seed=1000 + i)
-    stamp.write_text(json.dumps(expected))
-    return paths
+    expected = {"version": DATA_VERSION, "n": SIM_N, "seed": SIM_SEED, "duration_s": list(SIM_DURATION_S)}
+    folder = data / "sim"
+    if not (stamp.is_file() and json.loads(stamp.read_text()) == expected):
+        shutil.rmtree(folder, ignore_errors=True)
+        config = SimulatorConfig(duration_s=SIM_DURATION_S)
+        write_dataset(folder, SIM_N, SIM_SEED, config, workers=os.cpu_count() or 1)
+        stamp.write_text(json.dumps(expected))
+    return sorted(folder.rglob("*.wav"))
 
 
 def ensure_two_hour(data: Path) -> Path:
@@ -244,7 +241,9 @@ def main(argv: list[str] | None = None) -> int:
     t = time.perf_counter()
     paths = ensure_recordings(args.data)
     total = audio_seconds(paths)
-    rates = sorted({r for r, *_ in RECORDINGS})
+    from audio_artifacts.audio import read_info
+
+    rates = sorted({read_info(p).sample_rate for p in paths})
     print(f"data:    {len(paths)} recordings, {total / 60:.1f} min of audio, rates {rates} Hz, in {args.data} "
           f"(ready in {time.perf_counter() - t:.1f} s)")
     print()
@@ -293,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_wavegram:
             from audio_artifacts.audio import read_info
 
-            subset = [p for p in paths if read_info(p).sample_rate == 48000][:1]
+            subset = [p for p in paths if read_info(p).sample_rate == 48000][:1] or paths[:1]
             sub_dir = work / "subset"
             sub_path = sub_dir / "subset.wav"
             _cut(subset[0], sub_path, args.wavegram_seconds)
