@@ -168,6 +168,15 @@ def test_model_settings_are_checked(tiny_config, tmp_path):
         build_training_model(config_from_dict(tiny_config(model={"arguments": {"widht": 3}})))
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU: the GPU config is valid here")
+def test_gpu_config_on_a_cpu_machine_fails_before_reading_data(tiny_config, tmp_path):
+    raw = tiny_config(trainer={"accelerator": "gpu"}, data={"train_manifest": str(tmp_path / "absent.csv")})
+    # the missing manifest would be reported by the data step; the accelerator check comes first
+    with pytest.raises(ConfigError, match="trainer.accelerator is 'gpu' but no CUDA GPU"):
+        train(config_from_dict(raw), tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
 def test_cli_names_unknown_keys_and_exits_2(tiny_config, write_config, capsys):
     raw = tiny_config()
     raw["optim"]["learning_rate"] = 0.1

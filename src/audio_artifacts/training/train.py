@@ -131,6 +131,22 @@ def _loggers(cfg: TrainConfig, run_dir: Path) -> list[Logger]:
     return loggers
 
 
+def check_accelerator(cfg: TrainConfig) -> None:
+    """Fail before any data is decoded when the configured accelerator is not on this machine.
+
+    Lightning would otherwise stop with its own traceback only after the
+    training audio has been read.
+    """
+    accelerator = str(cfg.trainer.accelerator).lower()
+    if accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
+        raise ConfigError(
+            f"trainer.accelerator is '{cfg.trainer.accelerator}' but no CUDA GPU is visible here; "
+            "use trainer.accelerator=cpu (or auto) and trainer.precision=32-true"
+        )
+    if accelerator == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError("trainer.accelerator is 'mps' but MPS is not available here; use trainer.accelerator=cpu")
+
+
 def _trainer(cfg: TrainConfig, run_dir: Path, loggers: list[Logger]) -> tuple[pl.Trainer, ModelCheckpoint]:
     t = cfg.trainer
     checkpoint = ModelCheckpoint(
@@ -293,6 +309,7 @@ def train(cfg: TrainConfig, out: str | Path | None = None, *, command: str | Non
     command = command or f"audio-artifacts train --config {run_dir / 'config.yaml'}"
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
 
+    check_accelerator(cfg)
     dm = WindowDataModule(cfg.data, cfg.augment, seed=cfg.seed)
     dm.load()  # every unreadable file is reported here, before any training
     model = build_training_model(cfg)
