@@ -80,12 +80,25 @@ class Window:
         duration`` only for a zero-padded short recording).
     samples : numpy.ndarray
         float32, shape ``(W,)``.
+    valid : int
+        How many samples at the start of ``samples`` are real audio; the rest
+        is zero padding that no model statistic may see (``W`` for every
+        window but the one of a recording shorter than a window). ``-1``
+        (the default) means all of them.
     """
 
     index: int
     start_s: float
     end_s: float
     samples: np.ndarray
+    valid: int = -1
+
+    def __post_init__(self) -> None:
+        size = int(self.samples.shape[0])
+        if self.valid == -1:
+            object.__setattr__(self, "valid", size)
+        elif not 0 < self.valid <= size:
+            raise ValueError(f"valid must be in 1..{size}, got {self.valid}")
 
 
 def _check_rate(sample_rate: int) -> None:
@@ -133,6 +146,7 @@ def _make_window(index: int, start: int, n_real: int, samples: np.ndarray, size:
         start_s=start / sample_rate,
         end_s=(start + n_real) / sample_rate,
         samples=np.array(samples, dtype=np.float32, copy=True),
+        valid=int(n_real),
     )
 
 

@@ -20,10 +20,11 @@ def test_export_cli_installs_a_graph_with_the_contract_signature(exported):
     assert report["installed"] == str(directory / "model.onnx")
     assert onnx_path.is_file() and (directory / "model.onnx").read_bytes() == onnx_path.read_bytes()
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
-    (inp,) = session.get_inputs()
+    inp, lengths = session.get_inputs()
     (out,) = session.get_outputs()
-    assert inp.name == "waveform" and out.name == "logits"
-    assert isinstance(inp.shape[0], str)  # dynamic batch axis
+    assert inp.name == "waveform" and lengths.name == "lengths" and out.name == "logits"
+    assert lengths.type == "tensor(int64)"
+    assert isinstance(inp.shape[0], str) and lengths.shape[0] == inp.shape[0]  # dynamic batch axis
     assert inp.shape[1] == 160000
     assert report["window_samples"] == 160000 and report["opset"] == 18
     assert report["size_bytes"] == onnx_path.stat().st_size
@@ -44,12 +45,15 @@ def test_export_agrees_with_torch_on_inputs_it_was_not_checked_on(exported, tiny
         0.002 * rng.standard_normal(160000) + (np.mod(t, 0.6) < 1 / 32000) * 0.3,
     ]).astype(np.float32)
     session = ort.InferenceSession(str(directory / "model.onnx"), providers=["CPUExecutionProvider"])
-    (got,) = session.run(None, {"waveform": batch})
-    with torch.inference_mode():
-        want = model(torch.from_numpy(batch)).numpy()
-    assert got.shape == (5,)
-    assert np.max(np.abs(got - want)) < 1e-2
-    assert np.max(np.abs(sigmoid(got) - sigmoid(want))) < 1e-3
+    # whole windows, and short recordings (0.5 s, 1.3 s, 4 s real) padded with noise
+    for lengths in (np.full(5, 160000), np.array([16000, 41600, 128000, 160000, 16000])):
+        lengths = lengths.astype(np.int64)
+        (got,) = session.run(None, {"waveform": batch, "lengths": lengths})
+        with torch.inference_mode():
+            want = model(torch.from_numpy(batch), torch.from_numpy(lengths)).numpy()
+        assert got.shape == (5,)
+        assert np.max(np.abs(got - want)) < 1e-2
+        assert np.max(np.abs(sigmoid(got) - sigmoid(want))) < 1e-3
 
 
 def test_parity_report_summary_names_the_figures(exported):

@@ -155,10 +155,10 @@ class TimeShift:
     """Random start of a training window instead of the fixed window grid.
 
     For a recording longer than a window, the start moves by up to
-    ``max_shift_s`` either way and stays inside the recording. For a recording
-    shorter than a window, the audio is placed at a random offset inside the
-    zero-padded window (returned as a negative start). The dataset cuts and
-    labels the window at the shifted time, so labels stay exact.
+    ``max_shift_s`` either way and stays inside the recording. A recording
+    shorter than a window stays at the start of its (length-masked) window.
+    The dataset cuts and labels the window at the shifted time, so labels
+    stay exact.
     """
 
     name = "time_shift"
@@ -173,21 +173,61 @@ class TimeShift:
         self, start: int, n_samples: int, window_samples: int, sample_rate: int,
         rng: np.random.Generator,
     ) -> int:
-        """Shifted start sample; in ``[-(W - n), 0]`` when ``n < W``, else ``[0, n - W]``."""
+        """Shifted start sample in ``[0, n - W]``; a recording shorter than ``W`` keeps start 0.
+
+        (Its padding is masked by the models, so where it would sit in the
+        window does not matter; see ``models.masking``.)
+        """
         if self.p == 0.0 or rng.random() >= self.p:
             return start
-        if n_samples < window_samples:
-            return -int(rng.integers(0, window_samples - n_samples + 1))
+        if n_samples <= window_samples:
+            return start
         shift = int(round(self.max_shift_s * sample_rate))
         low = max(0, start - shift)
         high = min(n_samples - window_samples, start + shift)
         return int(rng.integers(low, high + 1))
 
 
+class ShortCrop:
+    """Train on short recordings too: cut a window down to 0.5-5 s of real audio.
+
+    Test lines record short files (a 1 s beep test, a 2 s noise burst); the
+    models mask a short window's padding (``models.masking``), and this teaches
+    them to judge what is left. With probability ``p`` a window becomes a crop
+    of ``min_s``..``max_s`` seconds at a random offset inside it; the dataset
+    labels the crop from the events over its own span, and drops a crop whose
+    label would be ambiguous (it touches an event without holding enough of it).
+    """
+
+    name = "short_crop"
+
+    def __init__(self, p: float = 0.2, min_s: float = 0.5, max_s: float = 5.0) -> None:
+        _check_p(p, "ShortCrop")
+        _check_range(min_s, max_s, "ShortCrop", "length in seconds")
+        if min_s <= 0:
+            raise ValueError(f"ShortCrop: min_s must be > 0 seconds, got {min_s}")
+        self.p, self.min_s, self.max_s = float(p), float(min_s), float(max_s)
+
+    def crop(self, start: int, length: int, sample_rate: int, rng: np.random.Generator) -> tuple[int, int] | None:
+        """``(start, length)`` of the crop inside ``[start, start + length)``, or None (no crop)."""
+        if self.p == 0.0 or rng.random() >= self.p:
+            return None
+        low = int(round(self.min_s * sample_rate))
+        high = min(int(round(self.max_s * sample_rate)), length - 1)
+        if high < low:
+            return None
+        size = int(rng.integers(low, high + 1))
+        return start + int(rng.integers(0, length - size + 1)), size
+
+
 # (rng, host window (n,), sample_rate, level_db or None) -> (artifact to add (n,), its type)
 ArtifactRenderer = Callable[
     [np.random.Generator, np.ndarray, int, "float | None"], tuple[np.ndarray, str]
 ]
+
+
+NO_ARTIFACT = "none"
+"""What a renderer returns as the type when nothing sounds in the window."""
 
 
 class simulated_artifacts:  # noqa: N801 (used like a function; a class so it pickles)
@@ -218,7 +258,9 @@ class simulated_artifacts:  # noqa: N801 (used like a function; a class so it pi
             rng, host.size, sample_rate, host.astype(np.float64), artifact_type=kind,
             level_db=level_db, intermittent=False,
         )
-        return signal, events[0].type if events else (kind or "unknown")
+        if not events:  # e.g. ticks slower than a short window: nothing sounds in it
+            return np.zeros_like(signal), NO_ARTIFACT
+        return signal, events[0].type
 
 
 class ArtifactInjection(WaveformTransform):
@@ -257,6 +299,8 @@ class ArtifactInjection(WaveformTransform):
         if artifact.shape != samples.shape:
             raise ValueError(f"artifact renderer returned shape {artifact.shape}, expected {samples.shape}")
         self.last_params = {"type": kind, "level_db": level_db}
+        if kind == NO_ARTIFACT:
+            return samples, label
         return samples + artifact, 1.0
 
 
@@ -344,6 +388,7 @@ class MixupResult:
     waveforms: torch.Tensor   # (B, samples)
     labels: torch.Tensor      # (B,) soft labels in [0, 1]
     weights: torch.Tensor     # (B,) weight of each example's own signal
+    partner: torch.Tensor | None = None  # (B,) index of the example each one is mixed with
 
 
 def mixup(
@@ -367,4 +412,4 @@ def mixup(
     partner = torch.as_tensor(rng.permutation(b), device=waveforms.device)
     mixed = weights[:, None] * waveforms + (1 - weights[:, None]) * waveforms[partner]
     soft = weights * labels.to(waveforms.dtype) + (1 - weights) * labels.to(waveforms.dtype)[partner]
-    return MixupResult(mixed, soft, weights)
+    return MixupResult(mixed, soft, weights, partner)

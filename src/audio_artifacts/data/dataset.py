@@ -26,7 +26,7 @@ import torch
 from torch.utils.data import Dataset
 
 from audio_artifacts.audio import AudioConfig, load_audio
-from audio_artifacts.data.augment import Compose, TimeShift
+from audio_artifacts.data.augment import Compose, ShortCrop, TimeShift
 from audio_artifacts.data.labels import window_label
 from audio_artifacts.data.manifest import RecordingEntry
 from audio_artifacts.errors import AudioArtifactsError, ManifestError
@@ -109,7 +109,7 @@ def load_recordings(
 
 
 class WindowDataset(Dataset):
-    """Every window of every recording, as ``{"waveform", "label", "recording", "start_s"}``.
+    """Every window of every recording, as ``{"waveform", "label", "length", "recording", "start_s"}``.
 
     Parameters
     ----------
@@ -118,12 +118,15 @@ class WindowDataset(Dataset):
     sample_rate : Hz of ``recordings``' samples
     augment : waveform transforms for training (None for evaluation)
     time_shift : random window starts for training (None: the fixed grid)
+    short_crop : cut windows down to short crops for training (None: never)
     seed : base of the per-item random generators
     min_overlap_s : passed to ``window_label`` (None: its default)
 
     Items: ``waveform`` float32 tensor ``(W,)``, ``label`` float32 scalar
-    (0 / 1, after augmentation), ``recording`` int index into ``recordings``,
-    ``start_s`` float. Random draws for item ``i`` come from
+    (0 / 1, after augmentation), ``length`` int64 scalar (real samples at the
+    start of ``waveform``; the rest is zero padding the models mask),
+    ``recording`` int index into ``recordings``, ``start_s`` float.
+    Augmentation sees the real samples only. Random draws for item ``i`` come from
     ``numpy.random.default_rng([seed, epoch, i])``: reproducible, independent of
     worker processes and DDP ranks. Call :meth:`set_epoch` each epoch.
     """
@@ -136,13 +139,14 @@ class WindowDataset(Dataset):
         *,
         augment: Compose | None = None,
         time_shift: TimeShift | None = None,
+        short_crop: ShortCrop | None = None,
         seed: int = 0,
         min_overlap_s: float | None = None,
     ) -> None:
         self.recordings = list(recordings)
         self.spec, self.sample_rate = spec, int(sample_rate)
         self.window_samples = spec.window_samples(self.sample_rate)
-        self.augment, self.time_shift = augment, time_shift
+        self.augment, self.time_shift, self.short_crop = augment, time_shift, short_crop
         self.seed, self.epoch = int(seed), 0
         self._label_kwargs = {} if min_overlap_s is None else {"min_overlap_s": min_overlap_s}
         index = [
@@ -167,19 +171,31 @@ class WindowDataset(Dataset):
         """Path of each recording, by ``recording`` index."""
         return [str(r.entry.path) for r in self.recordings]
 
-    def _label(self, rec: int, start: int) -> int:
-        n = self.recordings[rec].samples.shape[0]
-        start_s = max(start, 0) / self.sample_rate
-        end_s = min(start + self.window_samples, n) / self.sample_rate if start >= 0 else n / self.sample_rate
+    def _length(self, rec: int, start: int) -> int:
+        """Real samples of the window starting at ``start`` (``W``, or less for a short recording)."""
+        return min(self.window_samples, self.recordings[rec].samples.shape[0] - start)
+
+    def _label(self, rec: int, start: int, length: int | None = None) -> int:
+        length = self._length(rec, start) if length is None else length
+        start_s, end_s = start / self.sample_rate, (start + length) / self.sample_rate
         return int(window_label(start_s, end_s, self.recordings[rec].entry, **self._label_kwargs))
 
-    def _cut(self, samples: np.ndarray, start: int) -> np.ndarray:
-        """``W`` float32 samples from ``start``; zero-padded; negative start = leading zeros."""
-        window = np.zeros(self.window_samples, dtype=np.float32)
-        offset = max(0, -start)
-        chunk = samples[max(start, 0) : max(start, 0) + self.window_samples - offset]
-        window[offset : offset + chunk.shape[0]] = chunk
-        return window
+    def _touches_event(self, rec: int, start: int, length: int) -> bool:
+        events = self.recordings[rec].entry.events
+        start_s, end_s = start / self.sample_rate, (start + length) / self.sample_rate
+        return bool(events) and any(e.start_s <= end_s and e.end_s >= start_s for e in events)
+
+    def _crop(self, rec: int, start: int, label: float, rng: np.random.Generator) -> tuple[int, int, float] | None:
+        """A short crop of the window and its label, or None (no crop drawn, or its label is ambiguous)."""
+        crop = self.short_crop.crop(start, self._length(rec, start), self.sample_rate, rng)
+        if crop is None:
+            return None
+        if self.recordings[rec].entry.events is None:  # recording labels only: a crop keeps the label
+            return crop[0], crop[1], label
+        cropped = float(self._label(rec, *crop))
+        if cropped < 0.5 and self._touches_event(rec, *crop):
+            return None  # holds part of an event, too little to call it either way
+        return crop[0], crop[1], cropped
 
     def __getitem__(self, i: int) -> dict[str, Any]:
         rec, start = (int(v) for v in self._index[i])
@@ -194,12 +210,20 @@ class WindowDataset(Dataset):
             )
             if shifted != start:
                 start, label = shifted, float(self._label(rec, shifted))
-        window = self._cut(samples, start)
+        length = self._length(rec, start)
+        if self.short_crop is not None and rng is not None:
+            cropped = self._crop(rec, start, label, rng)
+            if cropped is not None:
+                start, length, label = cropped
+        real = samples[start : start + length].astype(np.float32)
         if self.augment is not None and rng is not None:
-            window, label = self.augment(window, label, rng)
+            real, label = self.augment(real, label, rng)
+        window = np.zeros(self.window_samples, dtype=np.float32)
+        window[:length] = real
         return {
-            "waveform": torch.from_numpy(np.ascontiguousarray(window, dtype=np.float32)),
+            "waveform": torch.from_numpy(window),
             "label": torch.tensor(label, dtype=torch.float32),
+            "length": torch.tensor(length, dtype=torch.int64),
             "recording": rec,
-            "start_s": max(start, 0) / self.sample_rate,
+            "start_s": start / self.sample_rate,
         }

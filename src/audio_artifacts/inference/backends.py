@@ -1,7 +1,9 @@
-"""Inference backends: one call, ``logits(batch) -> (B,)``, over PyTorch or ONNX Runtime.
+"""Inference backends: one call, ``logits(batch, lengths) -> (B,)``, over PyTorch or ONNX Runtime.
 
 A backend turns a batch of model-rate windows into artifact logits; it knows
 nothing about files, windows or thresholds (that is the `Detector`'s job).
+``lengths`` counts the real samples at the start of each row (the rest is a
+short recording's zero padding, which the model must not see).
 Both backends release the GIL while they compute, so a reader thread can
 decode and resample the next block meanwhile.
 """
@@ -17,6 +19,7 @@ from audio_artifacts.errors import ModelDirError
 
 ONNX_FILE = "model.onnx"
 INPUT_NAME = "waveform"
+LENGTHS_NAME = "lengths"
 OUTPUT_NAME = "logits"
 BACKEND_KINDS = ("auto", "torch", "onnx")
 
@@ -36,13 +39,15 @@ class Backend(Protocol):
 
     name: str
 
-    def logits(self, batch: np.ndarray) -> np.ndarray:
+    def logits(self, batch: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:
         """Artifact logits of a batch.
 
         Parameters
         ----------
         batch : np.ndarray
             float32, shape ``(B, samples)``, mono waveforms at the model rate.
+        lengths : np.ndarray, optional
+            int64, shape ``(B,)``: real samples at the start of each row (None: all).
 
         Returns
         -------
@@ -52,10 +57,15 @@ class Backend(Protocol):
         ...
 
 
-def _check_batch(batch: np.ndarray) -> np.ndarray:
+def _check_batch(batch: np.ndarray, lengths: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     if batch.ndim != 2:
         raise ValueError(f"batch must have shape (B, samples), got {batch.shape}")
-    return np.ascontiguousarray(batch, dtype=np.float32)
+    if lengths is None:
+        lengths = np.full(batch.shape[0], batch.shape[1], dtype=np.int64)
+    lengths = np.ascontiguousarray(lengths, dtype=np.int64).reshape(-1)
+    if lengths.shape[0] != batch.shape[0] or (lengths.size and (lengths.min() < 1 or lengths.max() > batch.shape[1])):
+        raise ValueError(f"lengths must be {batch.shape[0]} values in 1..{batch.shape[1]}, got {lengths.tolist()}")
+    return np.ascontiguousarray(batch, dtype=np.float32), lengths
 
 
 class TorchBackend:
@@ -83,11 +93,11 @@ class TorchBackend:
         self._torch = torch
         self.model = model.eval()
 
-    def logits(self, batch: np.ndarray) -> np.ndarray:
-        batch = _check_batch(batch)
+    def logits(self, batch: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:
+        batch, lengths = _check_batch(batch, lengths)
         torch = self._torch
         with torch.inference_mode():
-            out = self.model(torch.from_numpy(batch))
+            out = self.model(torch.from_numpy(batch), torch.from_numpy(lengths))
         out = out.detach().float().reshape(-1).numpy()
         if out.shape[0] != batch.shape[0]:
             raise ValueError(f"model returned {out.shape[0]} logits for a batch of {batch.shape[0]}")
@@ -100,8 +110,10 @@ class OnnxBackend:
     Parameters
     ----------
     path : str or Path
-        ONNX file with one input ``waveform`` ``(B, samples)`` (dynamic B) and
-        one output ``logits`` ``(B,)``.
+        ONNX file with inputs ``waveform`` ``(B, samples)`` float32 and
+        ``lengths`` ``(B,)`` int64 (dynamic B) and one output ``logits``
+        ``(B,)``. A file with the single input ``waveform`` (exported before
+        lengths existed) still runs; its model sees a short recording's padding.
     threads : int, optional
         ``intra_op_num_threads`` of the session; None lets ORT choose (all cores).
     """
@@ -128,13 +140,17 @@ class OnnxBackend:
         except Exception as exc:  # ORT raises its own exception types for bad files
             raise ModelDirError(f"{path}: ONNX Runtime cannot load the model: {exc}") from exc
         inputs = [i.name for i in self.session.get_inputs()]
-        if inputs != [INPUT_NAME]:
-            raise ModelDirError(f"{path}: expected one input named '{INPUT_NAME}', found {inputs}")
+        if inputs not in ([INPUT_NAME, LENGTHS_NAME], [INPUT_NAME]):
+            raise ModelDirError(
+                f"{path}: expected inputs '{INPUT_NAME}' and '{LENGTHS_NAME}', found {inputs}"
+            )
+        self.takes_lengths = LENGTHS_NAME in inputs
         self.path = path
 
-    def logits(self, batch: np.ndarray) -> np.ndarray:
-        batch = _check_batch(batch)
-        (out,) = self.session.run(None, {INPUT_NAME: batch})[:1]
+    def logits(self, batch: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:
+        batch, lengths = _check_batch(batch, lengths)
+        feed = {INPUT_NAME: batch, LENGTHS_NAME: lengths} if self.takes_lengths else {INPUT_NAME: batch}
+        (out,) = self.session.run(None, feed)[:1]
         out = np.asarray(out, dtype=np.float32).reshape(-1)
         if out.shape[0] != batch.shape[0]:
             raise ValueError(f"model returned {out.shape[0]} logits for a batch of {batch.shape[0]}")

@@ -49,6 +49,7 @@ class _Batch:
     """
 
     samples: np.ndarray  # (n, window_samples) float32, n may be 0
+    lengths: np.ndarray  # (n,) int64: real samples of each row (the rest is padding)
     owners: list[int]  # file index of each row
     starts: list[float]
     ends: list[float]
@@ -170,6 +171,7 @@ class Detector:
         else:
             self.backend = backend
         self.threshold = float(self.info.threshold if threshold is None else threshold)
+        self.min_duration_s = float(self.info.min_duration_s)
         self.batch_size = batch_size
         self.prefetch_batches = prefetch_batches
         self.workers = workers
@@ -291,10 +293,10 @@ class Detector:
                 future = None
                 if item.owners:
                     if pool is not None:
-                        future = pool.submit(self.backend.logits, item.samples)
+                        future = pool.submit(self.backend.logits, item.samples, item.lengths)
                     else:
                         future = Future()
-                        future.set_result(self.backend.logits(item.samples))
+                        future.set_result(self.backend.logits(item.samples, item.lengths))
                 in_flight.append((item, future))
                 while in_flight and (
                     len(in_flight) >= self.workers or in_flight[0][1] is None or in_flight[0][1].done()
@@ -358,6 +360,12 @@ class Detector:
                 info, n_windows = None, 0
                 try:
                     info = self._read_info(path)
+                    if info.duration_s < self.min_duration_s:
+                        batch.closed.append(_FileFailed(
+                            index, f"recording is {info.duration_s:.3f} s long; the model "
+                                   f"{self.info.name} judges recordings of at least {self.min_duration_s:g} s",
+                            info))
+                        continue
                     for window in self._windows(path):
                         if batch.add(index, window) and not put(batch.take()):
                             return
@@ -401,6 +409,7 @@ class _BatchBuilder:
 
     def _new(self) -> None:
         self.samples = np.empty((self.batch_size, self.width), dtype=np.float32)
+        self.lengths = np.empty(self.batch_size, dtype=np.int64)
         self.owners: list[int] = []
         self.starts: list[float] = []
         self.ends: list[float] = []
@@ -409,6 +418,7 @@ class _BatchBuilder:
     def add(self, index: int, window) -> bool:
         """Add a window; True when the batch is full (then `take` it)."""
         self.samples[len(self.owners)] = window.samples
+        self.lengths[len(self.owners)] = window.valid
         self.owners.append(index)
         self.starts.append(window.start_s)
         self.ends.append(window.end_s)
@@ -416,6 +426,7 @@ class _BatchBuilder:
 
     def take(self) -> _Batch:
         """The batch so far (rows and closed files); starts a new one."""
-        done = _Batch(self.samples[: len(self.owners)], self.owners, self.starts, self.ends, self.closed)
+        n = len(self.owners)
+        done = _Batch(self.samples[:n], self.lengths[:n], self.owners, self.starts, self.ends, self.closed)
         self._new()
         return done

@@ -1,7 +1,8 @@
 """Export a model directory to ONNX and prove the export agrees with PyTorch.
 
-The graph has one input ``waveform`` ``(batch, samples)`` float32 with a
-dynamic batch axis and one output ``logits`` ``(batch,)``. It is written by
+The graph has two inputs, ``waveform`` ``(batch, samples)`` float32 and
+``lengths`` ``(batch,)`` int64 (real samples at the start of each row), with a
+dynamic batch axis, and one output ``logits`` ``(batch,)``. It is written by
 the dynamo exporter (``torch.export`` + onnxscript), then run in ONNX Runtime
 on random and realistic windows next to the PyTorch model; an export whose
 logits or probabilities differ by more than the tolerances raises
@@ -23,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from audio_artifacts.errors import ExportError
-from audio_artifacts.inference.backends import INPUT_NAME, ONNX_FILE, OUTPUT_NAME, OnnxBackend
+from audio_artifacts.inference.backends import INPUT_NAME, LENGTHS_NAME, ONNX_FILE, OUTPUT_NAME, OnnxBackend
 from audio_artifacts.inference.detector import sigmoid
 
 
@@ -155,6 +156,7 @@ def export_onnx(
     model.eval()
     width = info.window.window_samples(info.sample_rate)
     inputs = parity_inputs(width, info.sample_rate)
+    lengths = parity_lengths(len(inputs), width, info.sample_rate)
 
     out_path.parent.mkdir(parents=True, exist_ok=True)
     failures = []
@@ -174,7 +176,7 @@ def export_onnx(
             failures.append(f"optimiser failed: {type(exc).__name__}: {exc}")
         export_seconds = time.perf_counter() - began
         for optimize, candidate in candidates:
-            logit_diff, prob_diff = check_parity(model, candidate, inputs)
+            logit_diff, prob_diff = check_parity(model, candidate, inputs, lengths)
             if logit_diff <= logit_tolerance and prob_diff <= probability_tolerance:
                 break
             failures.append(
@@ -212,18 +214,22 @@ def install_onnx(onnx_path: str | Path, model_dir: str | Path) -> Path:
 
 
 def _export(model, example: np.ndarray, opset: int, model_dir):
-    """Dynamo export of ``model`` (input ``waveform`` with a dynamic batch axis), not optimised."""
+    """Dynamo export of ``model`` (inputs ``waveform``, ``lengths``; dynamic batch axis), not optimised."""
     import torch
 
+    waveform, lengths = _forward_args(model)
+    batch = torch.export.Dim("batch", min=1, max=4096)
+    example_lengths = torch.full((example.shape[0],), example.shape[1], dtype=torch.int64)
+    example_lengths[0] = example.shape[1] // 3  # a short row too: the mask must not be folded away
     try:
         with _quiet_exporter():
             return torch.onnx.export(
                 model,
-                (torch.from_numpy(example),),
+                (torch.from_numpy(example), example_lengths),
                 dynamo=True,
-                input_names=[INPUT_NAME],
+                input_names=[INPUT_NAME, LENGTHS_NAME],
                 output_names=[OUTPUT_NAME],
-                dynamic_shapes={_forward_arg(model): {0: torch.export.Dim("batch", min=1, max=4096)}},
+                dynamic_shapes={waveform: {0: batch}, lengths: {0: batch}},
                 opset_version=opset,
                 optimize=False,
                 verbose=False,
@@ -253,21 +259,31 @@ def _quiet_exporter():
         logger.setLevel(level)
 
 
-def _forward_arg(model) -> str:
-    """Name of the forward's first parameter (dynamic_shapes is keyed by it)."""
+def _forward_args(model) -> tuple[str, str]:
+    """Names of the forward's waveform and lengths parameters (dynamic_shapes is keyed by them)."""
     import inspect
 
     params = list(inspect.signature(model.forward).parameters)
-    if not params:
-        raise ExportError("model.forward takes no waveform argument")
-    return params[0]
+    if len(params) < 2:
+        raise ExportError("model.forward must take (waveform, lengths)")
+    return params[0], params[1]
 
 
-def check_parity(model, onnx_file: str | Path, inputs: np.ndarray) -> tuple[float, float]:
+def parity_lengths(n_inputs: int, window_samples: int, sample_rate: int) -> np.ndarray:
+    """Real lengths for the check windows: every other one cut short (0.5 s to most of the window)."""
+    lengths = np.full(n_inputs, window_samples, dtype=np.int64)
+    short = np.linspace(0.5 * sample_rate, 0.8 * window_samples, max(1, n_inputs // 2)).astype(np.int64)
+    lengths[1::2] = short[: lengths[1::2].size]
+    return np.minimum(lengths, window_samples)
+
+
+def check_parity(model, onnx_file: str | Path, inputs: np.ndarray,
+                 lengths: np.ndarray | None = None) -> tuple[float, float]:
     """Largest absolute logit and probability differences, ONNX Runtime vs PyTorch.
 
     ORT runs the inputs as one batch and one window at a time (this checks the
-    dynamic batch axis); non-finite ORT output counts as infinitely different.
+    dynamic batch axis), with every row whole and with ``lengths``;
+    non-finite ORT output counts as infinitely different.
 
     Parameters
     ----------
@@ -277,6 +293,8 @@ def check_parity(model, onnx_file: str | Path, inputs: np.ndarray) -> tuple[floa
         The exported graph.
     inputs : np.ndarray
         float32, shape ``(n, samples)``.
+    lengths : np.ndarray, optional
+        int64, shape ``(n,)``: a second pass with these real lengths.
 
     Returns
     -------
@@ -285,18 +303,18 @@ def check_parity(model, onnx_file: str | Path, inputs: np.ndarray) -> tuple[floa
     import torch
 
     backend = OnnxBackend(onnx_file)
-    with torch.inference_mode():
-        reference = model(torch.from_numpy(inputs)).float().reshape(-1).numpy()
-    # the whole set as one batch, then one window at a time: checks the dynamic axis
-    ort_full = backend.logits(inputs)
-    ort_single = np.concatenate([backend.logits(inputs[i : i + 1]) for i in range(len(inputs))])
-    logit_diff = max(
-        float(np.max(np.abs(ort_full - reference))), float(np.max(np.abs(ort_single - reference)))
-    )
-    prob_diff = max(
-        float(np.max(np.abs(sigmoid(ort_full) - sigmoid(reference)))),
-        float(np.max(np.abs(sigmoid(ort_single) - sigmoid(reference)))),
-    )
-    if not (np.all(np.isfinite(ort_full)) and np.all(np.isfinite(ort_single))):
-        return math.inf, math.inf
+    full = np.full(len(inputs), inputs.shape[1], dtype=np.int64)
+    logit_diff = prob_diff = 0.0
+    for rows_lengths in [full] + ([] if lengths is None else [np.asarray(lengths, dtype=np.int64)]):
+        with torch.inference_mode():
+            reference = model(torch.from_numpy(inputs), torch.from_numpy(rows_lengths)).float().reshape(-1).numpy()
+        # the whole set as one batch, then one window at a time: checks the dynamic axis
+        ort_full = backend.logits(inputs, rows_lengths)
+        ort_single = np.concatenate([backend.logits(inputs[i : i + 1], rows_lengths[i : i + 1])
+                                     for i in range(len(inputs))])
+        if not (np.all(np.isfinite(ort_full)) and np.all(np.isfinite(ort_single))):
+            return math.inf, math.inf
+        for got in (ort_full, ort_single):
+            logit_diff = max(logit_diff, float(np.max(np.abs(got - reference))))
+            prob_diff = max(prob_diff, float(np.max(np.abs(sigmoid(got) - sigmoid(reference)))))
     return logit_diff, prob_diff

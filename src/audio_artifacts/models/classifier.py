@@ -199,9 +199,13 @@ class ArtifactClassifier(nn.Module):
                     module.eval()
         return self
 
-    def forward(self, waveform: torch.Tensor) -> torch.Tensor:
-        """``waveform (B, samples)`` at the backbone's rate -> artifact logits ``(B,)``."""
-        logits = self.head(self.backbone(waveform)["embedding"])
+    def forward(self, waveform: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """``waveform (B, samples)`` at the backbone's rate -> artifact logits ``(B,)``.
+
+        ``lengths`` (``(B,)`` int64, None = all real): real samples at the start
+        of each row; the padding is zeroed and left out of the time pooling.
+        """
+        logits = self.head(self.backbone(waveform, lengths)["embedding"])
         if self.two_logits:
             return logits[:, 1] - logits[:, 0]
         return logits[:, 0]

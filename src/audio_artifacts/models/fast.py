@@ -46,6 +46,15 @@ from typing import Any
 import torch
 from torch import nn
 
+from audio_artifacts.models.masking import (
+    check_lengths,
+    frame_mask,
+    masked_autocorrelation,
+    masked_max,
+    masked_mean,
+    sample_mask,
+)
+
 
 def _split_size(n: int) -> tuple[int, int]:
     """Factor ``n = n1 * n2`` with ``n2`` the largest divisor <= sqrt(n)."""
@@ -186,6 +195,11 @@ class FastArtifactNet(nn.Module):
         the mean spectrum and prominence (ablation).
     periodicity
         Use the slow and fast periodicity branches (ablation).
+    level_following
+        Add a per-bin statistic: the correlation over time of the bin's level
+        with the mean level of all bins. A device's own line does not follow
+        the input; a voice's or an instrument's partial does. (False keeps
+        the layout of models trained before it existed.)
     """
 
     def __init__(
@@ -206,6 +220,7 @@ class FastArtifactNet(nn.Module):
         dropout: float = 0.2,
         line_stats: bool = True,
         periodicity: bool = True,
+        level_following: bool = False,
     ) -> None:
         super().__init__()
         if not 0 < fmax <= sample_rate / 2:
@@ -217,7 +232,7 @@ class FastArtifactNet(nn.Module):
             sample_rate=sample_rate, n_fft=n_fft, hop=hop, fmax=fmax, block_seconds=block_seconds,
             bands=bands, max_lag_s=max_lag_s, comb_lags=comb_lags, fast_hop=fast_hop,
             fast_lags=fast_lags, channels=channels, hidden=hidden, floor_db=floor_db, dropout=dropout,
-            line_stats=line_stats, periodicity=periodicity,
+            line_stats=line_stats, periodicity=periodicity, level_following=level_following,
         )
         self.sample_rate = sample_rate
         self.floor_ratio = 10.0 ** (-floor_db / 10.0)
@@ -240,7 +255,9 @@ class FastArtifactNet(nn.Module):
             member[-1, -1] = 1.0  # the bin at the top edge belongs to the top band
         self.register_buffer("band_matrix", member / member.sum(0).clamp(min=1), persistent=False)
 
-        stat_channels = 6 if line_stats else 3  # (mean, prominence, position) + (sd, peak, change)
+        self.level_following = level_following and line_stats
+        # (mean, prominence, position) + (sd, peak, change) + (follows the input's level)
+        stat_channels = (6 if line_stats else 3) + int(self.level_following)
         self.line_norm = nn.BatchNorm1d(stat_channels)
         # the first conv compares a bin with its neighbours; max-pooling over bin pairs keeps
         # a line's evidence while halving the cost of the second conv
@@ -272,61 +289,99 @@ class FastArtifactNet(nn.Module):
         }
 
     # --- feature stages (public so tests and docs can look at them) -----------------
+    # Every stage takes optional masks (1 = real, 0 = padding; ``models.masking``);
+    # without them every sample counts.
 
-    def log_power(self, waveform: torch.Tensor) -> torch.Tensor:
+    def frame_mask(self, lengths: torch.Tensor, n_frames: int) -> torch.Tensor:
+        """``(B, frames)``: 1 for STFT frames wholly inside the real samples."""
+        return frame_mask(lengths, n_frames, self.power.n_fft, self.power.hop)
+
+    def log_power(self, waveform: torch.Tensor, frames: torch.Tensor | None = None) -> torch.Tensor:
         """``(B, samples) -> (B, 1, frames, bins)`` log power in dB (the feature map).
 
-        The floor added before the log is ``floor_db`` below the window's mean
-        bin power, not a fixed number: recordings sit anywhere from -60 to
-        -120 dBFS, and a fixed floor above a quiet device's noise would flatten
-        its bins into perfectly "stable lines".
+        The floor added before the log is ``floor_db`` below the mean bin power
+        of the window's real frames (``frames``, ``(B, frames)``), not a fixed
+        number: recordings sit anywhere from -20 to -120 dBFS, and a fixed floor
+        above a quiet device's noise would flatten its bins into perfectly
+        "stable lines".
         """
         power = self.power(waveform)
+        if frames is None:
+            mean = power.mean((1, 2), keepdim=True)
+        else:
+            mean = masked_mean(power.mean(2, keepdim=True), frames.unsqueeze(-1), 1, keepdim=True)
         # a clamp, not "+ 1e-30": onnxscript's optimiser drops tiny added constants
-        floor = torch.clamp(power.mean((1, 2), keepdim=True) * self.floor_ratio, min=1e-20)
+        floor = torch.clamp(mean * self.floor_ratio, min=1e-20)
         return (10.0 * torch.log10(power + floor)).unsqueeze(1)
 
-    def bin_statistics(self, log_power: torch.Tensor) -> torch.Tensor:
+    def _blocks(self, frames: int) -> tuple[int, int]:
+        blocks = max(1, frames // self.block_frames)
+        length = blocks * self.block_frames if frames >= self.block_frames else frames
+        return blocks, length
+
+    def block_mask(self, frames: torch.Tensor) -> torch.Tensor:
+        """``(B, frames) -> (B, blocks)``: a block counts when at least half its frames are real (block 0 always)."""
+        batch, count = frames.shape
+        blocks, length = self._blocks(count)
+        real = frames[:, :length].reshape(batch, blocks, length // blocks).sum(-1)
+        valid = real >= max(2.0, 0.5 * (length // blocks))
+        valid[:, 0] = True
+        return valid.to(frames.dtype)
+
+    def bin_statistics(self, log_power: torch.Tensor, frames: torch.Tensor | None = None) -> torch.Tensor:
         """Per-bin temporal statistics in blocks.
 
         ``(B, 1, frames, bins) -> (B * blocks, channels, bins)``; channels are
         mean (dB re window mean), prominence over +-8 neighbour bins, bin
         position, then (if ``line_stats``) standard deviation over time (dB),
-        peak over mean (dB), mean absolute frame-to-frame change (dB).
+        peak over mean (dB), mean absolute frame-to-frame change (dB) and the
+        correlation over time of the bin with the mean level of all bins
+        (a line the device adds by itself does not follow the input's level;
+        a voice's or an instrument's partial does). Only real frames count.
         """
-        batch, _, frames, bins = log_power.shape
-        blocks = max(1, frames // self.block_frames)
-        length = min(frames, blocks * self.block_frames) if frames >= self.block_frames else frames
+        batch, _, count, bins = log_power.shape
+        blocks, length = self._blocks(count)
         x = log_power[:, 0, :length].reshape(batch * blocks, length // blocks, bins)
-        mean = x.mean(1)  # (B*K, bins)
+        if frames is None:
+            m = torch.ones_like(x[..., :1])
+        else:
+            m = frames[:, :length].reshape(batch * blocks, length // blocks, 1).to(x.dtype)
+        mean = masked_mean(x, m, 1)  # (B*K, bins)
         level = mean.mean(-1, keepdim=True)
         local = nn.functional.avg_pool1d(
             mean.unsqueeze(1), 17, stride=1, padding=8, count_include_pad=False
         ).squeeze(1)
         stats = [(mean - level) / 10.0, (mean - local) / 5.0, self.bin_position.expand_as(mean)]
         if self.line_stats:
-            spread = (x - mean.unsqueeze(1)).square().mean(1).sqrt()
-            peak = x.amax(1) - mean
-            change = (x[:, 1:] - x[:, :-1]).abs().mean(1)
+            deviation = (x - mean.unsqueeze(1)) * m
+            spread = masked_mean(deviation.square(), m, 1).sqrt()
+            peak = masked_max(x, m, 1) - mean
+            pairs = m[:, 1:] * m[:, :-1]
+            change = masked_mean((x[:, 1:] - x[:, :-1]).abs(), pairs, 1)
+            if self.level_following:
+                overall = deviation.mean(-1, keepdim=True)  # (B*K, frames, 1): the level's course
+                covariance = masked_mean(deviation * overall, m, 1)
+                overall_sd = masked_mean(overall.square(), m, 1).sqrt()
+                follows = covariance / (spread * overall_sd + 0.05)
             stats += [spread / 5.6, peak / 10.0, change / 7.0]
-        return torch.stack(stats, 1)
+            if self.level_following:
+                stats.append(follows)
+        # a block of padding alone gives zeros (not the -1e9 of an empty max)
+        return torch.stack(stats, 1) * (m.sum(1, keepdim=True) > 0).to(x.dtype)
 
     def comb_correlation(self, statistics: torch.Tensor) -> torch.Tensor:
         """Across-frequency autocorrelation of the prominence: ``(N, C, bins) -> (N, comb_lags)``."""
         return normalised_autocorrelation(statistics[:, 1], self.comb_lags, eps=1e-3)
 
-    def slow_periodicity(self, log_power: torch.Tensor) -> torch.Tensor:
+    def slow_periodicity(self, log_power: torch.Tensor, frames: torch.Tensor | None = None) -> torch.Tensor:
         """Band envelope autocorrelation: ``(B, 1, frames, bins) -> (B, bands, max_lag)``."""
         # mean of dB over the band's bins (a geometric mean): no power round trip
         envelope = torch.matmul(log_power[:, 0], self.band_matrix).transpose(1, 2)  # (B, bands, frames)
-        return normalised_autocorrelation(envelope, self.max_lag)
+        if frames is None:
+            frames = torch.ones_like(envelope[:, 0])
+        return masked_autocorrelation(envelope, frames.unsqueeze(1), self.max_lag, eps=1e-2)
 
-    def fast_periodicity(self, waveform: torch.Tensor) -> torch.Tensor:
-        """1 ms envelopes of the waveform and of its first difference, in blocks.
-
-        ``(B, samples) -> (B * blocks, 2, fast_lags + 1)``: normalised
-        autocorrelation at lags 1..fast_lags, then the peak over the mean (dB / 10).
-        """
+    def _fast_envelopes(self, waveform: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         batch = waveform.shape[0]
         count = (waveform.shape[-1] - 1) // self.fast_hop
         size = count * self.fast_hop
@@ -335,34 +390,66 @@ class FastArtifactNet(nn.Module):
         envelopes = torch.stack([
             torch.linalg.vector_norm(waveform[:, :size].reshape(batch, count, self.fast_hop), dim=-1),
             torch.linalg.vector_norm(difference.reshape(batch, count, self.fast_hop), dim=-1),
-        ], 1)
-        envelope = 20.0 * torch.log10(envelopes + 1e-5)  # (B, 2, count), dB + const
+        ], 1)  # (B, 2, count)
+        steps = frame_mask(lengths, count, self.fast_hop + 1, self.fast_hop).unsqueeze(1)
+        # floor 80 dB under the mean real envelope, as for the spectrum: any recording level
+        floor = torch.clamp(masked_mean(envelopes, steps, -1, keepdim=True) * 1e-4, min=1e-12)
+        return 20.0 * torch.log10(envelopes + floor), steps
+
+    def fast_periodicity(self, waveform: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """1 ms envelopes of the waveform and of its first difference, in blocks.
+
+        ``(B, samples) -> (B * blocks, 2, fast_lags + 1)``: normalised
+        autocorrelation at lags 1..fast_lags, then the peak over the mean (dB / 10),
+        over the real samples only.
+        """
+        return self._fast_features(waveform, check_lengths(waveform, lengths))[0]
+
+    def _fast_features(self, waveform: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        batch = waveform.shape[0]
+        envelope, steps = self._fast_envelopes(waveform, lengths)
+        count = envelope.shape[-1]
         blocks = max(1, count // self.fast_block)
         step = count // blocks
         env = envelope[..., : blocks * step].reshape(batch, 2, blocks, step).transpose(1, 2)
         env = env.reshape(batch * blocks, 2, step)
-        correlation = normalised_autocorrelation(env, self.fast_lags)
-        peak = (env.amax(-1, keepdim=True) - env.mean(-1, keepdim=True)) / 10.0
-        return torch.cat([correlation, peak], -1)
+        m = steps[..., : blocks * step].reshape(batch, blocks, 1, step).reshape(batch * blocks, 1, step)
+        correlation = masked_autocorrelation(env, m, self.fast_lags, eps=1e-2)
+        peak = (masked_max(env, m, -1, keepdim=True) - masked_mean(env, m, -1, keepdim=True)) / 10.0
+        peak = peak * (m.sum(-1, keepdim=True) > 0).to(env.dtype)
+        valid = m.reshape(batch, blocks, step).sum(-1) >= 0.5 * step
+        valid[:, 0] = True
+        return torch.cat([correlation, peak], -1), valid.to(waveform.dtype)
 
-    def forward(self, waveform: torch.Tensor) -> torch.Tensor:
-        """``waveform (B, samples)`` at ``sample_rate`` -> artifact logits ``(B,)``."""
+    def forward(self, waveform: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """``waveform (B, samples)`` at ``sample_rate`` -> artifact logits ``(B,)``.
+
+        ``lengths`` (``(B,)`` int64, None = all real) counts the real samples at
+        the start of each row; the rest is padding, which no statistic sees.
+        """
         if waveform.dim() != 2:
             raise ValueError(f"expected waveform (batch, samples), got shape {tuple(waveform.shape)}")
         batch = waveform.shape[0]
-        waveform = waveform - waveform.mean(-1, keepdim=True)  # recorders leave DC offsets
-        log_power = self.log_power(waveform)
+        lengths = check_lengths(waveform, lengths)
+        real = sample_mask(lengths, waveform.shape[-1], waveform.dtype)
+        # recorders leave DC offsets; the padding becomes exact zeros whatever it held
+        waveform = (waveform - masked_mean(waveform, real, -1, keepdim=True)) * real
+        frames = self.frame_mask(lengths, self.power.n_frames(waveform.shape[-1]))
+        log_power = self.log_power(waveform, frames)
         if self.spec_augment is not None and self.training:
             log_power = self.spec_augment(log_power)
 
-        stats = self.bin_statistics(log_power)
+        blocks = self.block_mask(frames).unsqueeze(-1)  # (B, K, 1)
+        stats = self.bin_statistics(log_power, frames)
         lines = self.line_cnn(self.line_norm(stats))  # (B*K, C, bins)
         lines = torch.cat([lines.amax(-1), lines.mean(-1)], -1).reshape(batch, -1, lines.shape[1] * 2)
         comb = self.comb_mlp(self.comb_correlation(stats)).reshape(batch, -1, 16)
-        parts = [lines.amax(1), lines.mean(1), comb.amax(1), comb.mean(1)]
+        parts = [masked_max(lines, blocks, 1), masked_mean(lines, blocks, 1),
+                 masked_max(comb, blocks, 1), masked_mean(comb, blocks, 1)]
         if self.periodicity:
-            slow = self.slow_mlp(self.slow_periodicity(log_power))  # (B, bands, 32)
-            fast = self.fast_mlp(self.fast_periodicity(waveform))  # (B*K, 2, 32)
-            fast = fast.reshape(batch, -1, 2 * 32)
-            parts += [slow.amax(1), slow.mean(1), fast.amax(1), fast.mean(1)]
+            slow = self.slow_mlp(self.slow_periodicity(log_power, frames))  # (B, bands, 32)
+            fast, fast_blocks = self._fast_features(waveform, lengths)
+            fast = self.fast_mlp(fast).reshape(batch, -1, 2 * 32)  # (B, K', 64)
+            fast_blocks = fast_blocks.unsqueeze(-1)
+            parts += [slow.amax(1), slow.mean(1), masked_max(fast, fast_blocks, 1), masked_mean(fast, fast_blocks, 1)]
         return self.head(torch.cat(parts, -1)).squeeze(-1)

@@ -41,6 +41,10 @@ ONNX_FILE = "model.onnx"
 FORMAT = "audio-artifacts-model-dir/1"
 
 
+MIN_DURATION_S = 0.5
+"""Default shortest recording a model judges, seconds."""
+
+
 @dataclass
 class ModelInfo:
     """What a model directory says about its model (stored as ``model.json``).
@@ -65,6 +69,10 @@ class ModelInfo:
         Evaluation figures (free-form, JSON-serialisable).
     torch_version
         torch version that wrote the weights (filled in on save when empty).
+    min_duration_s
+        Shortest recording the model judges; a shorter one is an error row,
+        not a guess (models are length-aware: a short recording's zero
+        padding is masked, see ``models.masking``).
     """
 
     name: str
@@ -77,6 +85,7 @@ class ModelInfo:
     package_version: str
     metrics: dict = field(default_factory=dict)
     torch_version: str = ""
+    min_duration_s: float = MIN_DURATION_S
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (the window as ``{"duration_s", "overlap"}``)."""
@@ -90,7 +99,7 @@ class ModelInfo:
         from audio_artifacts.windows import WindowSpec
 
         known = {f.name for f in fields(cls)}
-        required = {f.name for f in fields(cls) if f.name not in ("metrics", "torch_version")}
+        required = {f.name for f in fields(cls) if f.name not in ("metrics", "torch_version", "min_duration_s")}
         missing = sorted(required - set(data))
         if missing:
             raise ModelDirError(f"{source}: missing keys {missing}")
@@ -102,6 +111,8 @@ class ModelInfo:
             )
             values["sample_rate"] = int(values["sample_rate"])
             values["threshold"] = float(values["threshold"])
+            if "min_duration_s" in values:
+                values["min_duration_s"] = float(values["min_duration_s"])
             if not isinstance(values["arguments"], dict):
                 raise TypeError("arguments must be an object")
         except (KeyError, TypeError, ValueError) as exc:

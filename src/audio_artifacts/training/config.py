@@ -131,6 +131,15 @@ class TimeShiftConfig:
 
 
 @dataclass
+class ShortCropConfig:
+    """Cuts training windows down to ``min_s``..``max_s`` seconds of real audio (short recordings)."""
+
+    p: float = 0.0
+    min_s: float = 0.5
+    max_s: float = 5.0
+
+
+@dataclass
 class InjectConfig:
     """Adds a simulated artifact to clean training windows (label becomes 1)."""
 
@@ -164,6 +173,7 @@ class AugmentConfig:
     gain: GainConfig = field(default_factory=GainConfig)
     noise_floor: NoiseFloorConfig = field(default_factory=NoiseFloorConfig)
     time_shift: TimeShiftConfig = field(default_factory=TimeShiftConfig)
+    short_crop: ShortCropConfig = field(default_factory=ShortCropConfig)
     inject: InjectConfig = field(default_factory=InjectConfig)
     spec_augment: SpecAugmentConfig = field(default_factory=SpecAugmentConfig)
     mixup: MixupConfig = field(default_factory=MixupConfig)

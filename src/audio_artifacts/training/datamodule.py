@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader, DistributedSampler, Sampler
 
 from audio_artifacts.audio import AudioConfig
 from audio_artifacts.data.augment import (
-    ArtifactInjection, Compose, Gain, NoiseFloor, TimeShift, simulated_artifacts,
+    ArtifactInjection, Compose, Gain, NoiseFloor, ShortCrop, TimeShift, simulated_artifacts,
 )
 from audio_artifacts.data.dataset import WindowDataset, load_recordings
 from audio_artifacts.data.manifest import RecordingEntry, read_folder, read_manifest
@@ -75,7 +75,11 @@ class BalancedSampler(Sampler[int]):
 
 
 def build_augment(augment: AugmentConfig, sample_rate: int) -> tuple[Compose | None, TimeShift | None]:
-    """The waveform transforms (in order gain, injection, noise floor) and the time shift."""
+    """The waveform transforms (in order gain, injection, noise floor) and the time shift.
+
+    (The short crop is built by `build_short_crop`: it changes which samples a
+    window holds, like the time shift, so the dataset applies it.)
+    """
     parts = []
     g, n, inj = augment.gain, augment.noise_floor, augment.inject
     if g.p > 0:
@@ -89,6 +93,12 @@ def build_augment(augment: AugmentConfig, sample_rate: int) -> tuple[Compose | N
     shift = augment.time_shift
     time_shift = TimeShift(shift.p, shift.max_shift_s) if shift.p > 0 else None
     return (Compose(parts) if parts else None), time_shift
+
+
+def build_short_crop(augment: AugmentConfig) -> ShortCrop | None:
+    """The training windows' short crop, or None when ``augment.short_crop.p`` is 0."""
+    crop = augment.short_crop
+    return ShortCrop(crop.p, crop.min_s, crop.max_s) if crop.p > 0 else None
 
 
 class WindowDataModule(pl.LightningDataModule):
@@ -123,7 +133,7 @@ class WindowDataModule(pl.LightningDataModule):
         transforms, time_shift = build_augment(self.augment, d.sample_rate)
         self.train_set = WindowDataset(
             decoded["train"], self.spec, d.sample_rate, augment=transforms, time_shift=time_shift,
-            seed=self.seed, min_overlap_s=d.min_event_overlap_s,
+            short_crop=build_short_crop(self.augment), seed=self.seed, min_overlap_s=d.min_event_overlap_s,
         )
         self.val_set = WindowDataset(
             decoded["val"], self.spec, d.sample_rate, min_overlap_s=d.min_event_overlap_s,

@@ -93,18 +93,21 @@ class DetectorModule(pl.LightningModule):
                 seed=self.seed * 1000 + rank,
             )
 
-    def forward(self, waveform: torch.Tensor) -> torch.Tensor:
-        return self.model(waveform)
+    def forward(self, waveform: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        return self.model(waveform, lengths)
 
     # --- training ---------------------------------------------------------------------
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
         waveform, labels = batch["waveform"], batch["label"].float()
+        lengths = batch.get("length")
         mix = self.augment.mixup
         if mix.p > 0 and self._mix_rng.random() < mix.p:
             mixed = mixup(waveform, labels, mix.alpha, self._mix_rng)
             waveform, labels = mixed.waveforms, mixed.labels
-        logits = self.model(waveform)
+            if lengths is not None:  # a mix holds the real samples of both windows
+                lengths = torch.maximum(lengths, lengths[mixed.partner])
+        logits = self.model(waveform, lengths)
         loss = F.binary_cross_entropy_with_logits(
             logits.float(), labels, pos_weight=self.pos_weight
         )
@@ -134,7 +137,7 @@ class DetectorModule(pl.LightningModule):
         self._val_start = time.perf_counter()
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
-        logits = self.model(batch["waveform"]).float()
+        logits = self.model(batch["waveform"], batch.get("length")).float()
         labels = batch["label"].float()
         loss = F.binary_cross_entropy_with_logits(logits, labels)
         self.log("val_loss", loss, on_epoch=True, prog_bar=True, sync_dist=True,

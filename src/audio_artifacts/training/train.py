@@ -178,7 +178,7 @@ def score_windows(
     model.eval().to(device)
     probabilities, labels, recording = [], [], []
     for batch in DataLoader(dataset, batch_size=batch_size, shuffle=False):
-        logits = model(batch["waveform"].to(device)).float()
+        logits = model(batch["waveform"].to(device), batch["length"].to(device)).float()
         check_finite(logits, "scoring the validation windows")
         probabilities.append(torch.sigmoid(logits).cpu().numpy())
         labels.append(batch["label"].numpy())

@@ -15,6 +15,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from audio_artifacts.features import LogMel
+from audio_artifacts.models.masking import check_lengths, masked_max, masked_mean, sample_mask
 from audio_artifacts.models.panns.blocks import init_batchnorm, init_conv_or_linear
 
 EMBEDDING_SIZE = 2048
@@ -101,15 +102,32 @@ class PannsBackbone(nn.Module):
             x = self.spec_augment(x)
         return x
 
-    def _clip_outputs(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    @staticmethod
+    def _zero_padding(waveform: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
+        """The waveform with its padding (samples past ``lengths``) set to exact zeros."""
+        if lengths is None:
+            return waveform
+        lengths = check_lengths(waveform, lengths)
+        return waveform * sample_mask(lengths, waveform.shape[-1], waveform.dtype)
+
+    def _clip_outputs(self, x: torch.Tensor, lengths: torch.Tensor | None = None,
+                      n_samples: int | None = None) -> dict[str, torch.Tensor]:
         """Feature map ``(B, 2048, T, F)`` -> clip-level outputs.
 
         Frequency is averaged; time is summarised by max + mean (max finds a
-        short event, mean a lasting one).
+        short event, mean a lasting one), over the frames that hold real
+        samples when ``lengths`` (of inputs ``n_samples`` long) is given.
         """
         x = F.dropout(x, p=0.2, training=self.training)
         x = x.mean(dim=3)
-        x = x.amax(dim=2) + x.mean(dim=2)
+        if lengths is None or n_samples is None:
+            x = x.amax(dim=2) + x.mean(dim=2)
+        else:
+            frames = x.shape[2]
+            positions = torch.arange(frames, device=x.device).unsqueeze(0)
+            real = torch.ceil(lengths.to(x.dtype).unsqueeze(1) * (frames / n_samples))
+            mask = ((positions < real) | (positions == 0)).to(x.dtype).unsqueeze(1)  # (B, 1, T)
+            x = masked_max(x, mask, 2) + masked_mean(x, mask, 2)
         x = F.dropout(x, p=0.5, training=self.training)
         x = F.relu(self.fc1(x))
         embedding = F.dropout(x, p=0.5, training=self.training)

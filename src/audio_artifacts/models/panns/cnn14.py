@@ -52,11 +52,12 @@ class Cnn14(PannsBackbone):
         """``conv_block1`` ... ``conv_block6``, input to output."""
         return [getattr(self, f"conv_block{i}") for i in range(1, len(CNN14_CHANNELS) + 1)]
 
-    def forward(self, waveform: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(self, waveform: torch.Tensor, lengths: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        waveform = self._zero_padding(waveform, lengths)
         x = self._log_mel(waveform)
         blocks = self.conv_blocks()
         for index, block in enumerate(blocks):
             x = block(x)
             if index < len(blocks) - 1:
                 x = F.dropout(x, p=0.2, training=self.training)
-        return self._clip_outputs(x)
+        return self._clip_outputs(x, lengths, waveform.shape[-1])

@@ -36,9 +36,10 @@ class ResNet54(PannsBackbone):
         self.conv_block_after1 = ConvBlock(EMBEDDING_SIZE, EMBEDDING_SIZE, None)
         self._build_clip_head()
 
-    def forward(self, waveform: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(self, waveform: torch.Tensor, lengths: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        waveform = self._zero_padding(waveform, lengths)
         x = self._log_mel(waveform)
         x = F.dropout(self.conv_block1(x), p=0.2, training=self.training)
         x = F.avg_pool2d(self.resnet(x), 2)
         x = F.dropout(x, p=0.2, training=self.training)
-        return self._clip_outputs(self.conv_block_after1(x))
+        return self._clip_outputs(self.conv_block_after1(x), lengths, waveform.shape[-1])

@@ -79,7 +79,8 @@ class WavegramLogmelCnn14(PannsBackbone):
         a = a.reshape(batch, channels // WAVEGRAM_BINS, WAVEGRAM_BINS, frames).transpose(2, 3)
         return self.pre_block4(a)
 
-    def forward(self, waveform: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(self, waveform: torch.Tensor, lengths: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        waveform = self._zero_padding(waveform, lengths)
         x = self.conv_block1(self._log_mel(waveform))  # validates the input first
         wave = self.wavegram(waveform)
         frames = min(x.shape[2], wave.shape[2])
@@ -89,4 +90,4 @@ class WavegramLogmelCnn14(PannsBackbone):
             x = getattr(self, f"conv_block{index}")(x)
             if index < 6:
                 x = F.dropout(x, p=0.2, training=self.training)
-        return self._clip_outputs(x)
+        return self._clip_outputs(x, lengths, waveform.shape[-1])

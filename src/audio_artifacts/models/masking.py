@@ -1,0 +1,96 @@
+"""Length masks: statistics over the real samples of a zero-padded window only.
+
+A recording shorter than one window is zero-padded to the window length
+(``windows.py``); the number of real samples travels with it as ``lengths``
+(int64, ``(batch,)``). Models turn it into masks with these helpers so that
+no statistic sees the padding: whatever fills the padding, the output is the
+same. Every helper is plain tensor arithmetic (no data-dependent shapes), so
+it exports to ONNX with the rest of the model.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def full_lengths(waveform: torch.Tensor) -> torch.Tensor:
+    """Lengths saying every sample of ``waveform (B, S)`` is real: ``(B,)`` int64."""
+    return torch.full((waveform.shape[0],), waveform.shape[-1], dtype=torch.int64, device=waveform.device)
+
+
+def check_lengths(waveform: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
+    """``lengths`` as ``(B,)`` int64 on the waveform's device (None: all real).
+
+    Raises ValueError for a wrong shape. Values are clamped to ``1 .. S``
+    (tensor arithmetic only, so this also runs inside an exported graph).
+    """
+    if lengths is None:
+        return full_lengths(waveform)
+    if lengths.dim() != 1 or lengths.shape[0] != waveform.shape[0]:
+        raise ValueError(f"lengths must have shape ({waveform.shape[0]},), got {tuple(lengths.shape)}")
+    return lengths.to(device=waveform.device, dtype=torch.int64).clamp(1, waveform.shape[-1])
+
+
+def sample_mask(lengths: torch.Tensor, n_samples: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """``(B, n_samples)``: 1 where the sample is real, 0 in the padding."""
+    positions = torch.arange(n_samples, device=lengths.device)
+    return (positions.unsqueeze(0) < lengths.unsqueeze(1)).to(dtype)
+
+
+def frame_mask(lengths: torch.Tensor, n_frames: int, frame: int, hop: int,
+               dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """``(B, n_frames)``: 1 for frames ``[t * hop, t * hop + frame)`` lying wholly in the real samples.
+
+    Frame 0 always counts, so a model sees at least one frame.
+    """
+    ends = torch.arange(n_frames, device=lengths.device) * hop + frame
+    mask = ends.unsqueeze(0) <= lengths.unsqueeze(1)
+    first = torch.zeros_like(mask)
+    first[:, 0] = True
+    return (mask | first).to(dtype)
+
+
+def masked_mean(x: torch.Tensor, mask: torch.Tensor, dim: int, keepdim: bool = False) -> torch.Tensor:
+    """Mean of ``x`` over ``dim`` where ``mask`` (broadcastable to ``x``) is 1; 0 where none is."""
+    mask = mask.to(x.dtype)
+    total = (x * mask).sum(dim, keepdim=keepdim)
+    count = mask.expand_as(x).sum(dim, keepdim=keepdim)
+    return total / count.clamp(min=1.0)
+
+
+def masked_max(x: torch.Tensor, mask: torch.Tensor, dim: int, keepdim: bool = False) -> torch.Tensor:
+    """Max of ``x`` over ``dim`` where ``mask`` (broadcastable to ``x``) is 1; -1e9 where none is."""
+    return x.masked_fill(mask.expand_as(x) == 0, -1e9).amax(dim, keepdim=keepdim)
+
+
+def masked_autocorrelation(signal: torch.Tensor, mask: torch.Tensor, max_lag: int, eps: float) -> torch.Tensor:
+    """Normalised autocorrelation at lags ``1 .. max_lag`` over the real part of each row.
+
+    Parameters
+    ----------
+    signal
+        ``(..., length)``.
+    mask
+        ``(..., length)`` with 1 for real values (a prefix of each row).
+    max_lag
+        Largest lag, ``< length``.
+    eps
+        Added to the lag-0 power: rows that hardly vary give about 0.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(..., max_lag)``: for each lag the mean product of the mean-removed
+        signal over the pairs with both values real, over the mean power
+        (+ ``eps``); 0 at lags with no such pair.
+    """
+    mask = mask.to(signal.dtype)
+    centred = (signal - masked_mean(signal, mask, -1, keepdim=True)) * mask
+    power = (centred.square().sum(-1) / mask.sum(-1).clamp(min=1.0)).unsqueeze(-1)
+    length = signal.shape[-1]
+    products = []
+    for lag in range(1, max_lag + 1):
+        pairs = (mask[..., : length - lag] * mask[..., lag:]).sum(-1)
+        total = (centred[..., : length - lag] * centred[..., lag:]).sum(-1)
+        products.append(total / pairs.clamp(min=1.0))
+    return torch.stack(products, -1) / (power + eps)
