@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from audio_artifacts.audio import AudioConfig, load_audio, write_audio
-from audio_artifacts.data.augment import Compose, Gain, TimeShift
+from audio_artifacts.data.augment import Compose, Gain, ShortCrop, TimeShift
 from audio_artifacts.data.dataset import WindowDataset, load_recordings
 from audio_artifacts.data.labels import window_label
 from audio_artifacts.data.manifest import ArtifactEvent, RecordingEntry, read_manifest, write_manifest
@@ -131,7 +131,36 @@ def test_time_shift_relabels_and_randomness_is_per_epoch(manifest):
     first = data[0]["waveform"].numpy()
     data.set_epoch(99)
     assert not np.array_equal(data[0]["waveform"].numpy(), first)
-    # short recording: its 3 s are placed somewhere inside the zero-padded window
-    short = data[3]["waveform"].numpy()
-    nonzero = np.flatnonzero(short)
-    assert nonzero[-1] - nonzero[0] + 1 <= 3 * RATE + 1
+    # short recording: its 3 s stay at the start, the rest is padding its length marks
+    short = data[3]
+    nonzero = np.flatnonzero(short["waveform"].numpy())
+    assert nonzero[-1] < 3 * RATE and short["length"].item() == 3 * RATE
+
+
+def test_short_crops_have_their_own_length_label_and_only_real_samples(manifest):
+    entries = read_manifest(manifest)
+    recordings = load_recordings(entries, AUDIO)
+    crop = ShortCrop(p=1.0, min_s=0.5, max_s=3.0)
+    data = WindowDataset(recordings, SPEC, RATE, short_crop=crop, augment=Compose([Gain(p=1.0)]), seed=1)
+    lengths, labels = [], set()
+    for epoch in range(12):
+        data.set_epoch(epoch)
+        for i in range(len(data)):
+            item = data[i]
+            length = item["length"].item()
+            waveform = item["waveform"].numpy()
+            lengths.append(length)
+            assert not np.any(waveform[length:])  # augmentation never reaches the padding
+            r = item["recording"]
+            start_s = item["start_s"]
+            if length < SPEC.window_samples(RATE):
+                assert 0.5 * RATE <= length <= 3 * RATE
+                if entries[r].events is not None:
+                    expected = window_label(start_s, start_s + length / RATE, entries[r])
+                    assert item["label"].item() == expected
+                    # an ambiguous crop (touching the tone's onset at 6 s, too little of it) is not made
+                    end_s = start_s + length / RATE
+                    assert not (expected == 0 and r == 0 and end_s > 6.0)
+                labels.add(item["label"].item())
+    assert min(lengths) < RATE and max(lengths) <= SPEC.window_samples(RATE)
+    assert labels == {0.0, 1.0}

@@ -221,3 +221,35 @@ def test_bundled_model_flags_a_loud_tone_in_the_second_half_only(tmp_path, noise
     second = [w.probability for w in result.windows if w.start >= 20.0]
     assert min(second) > max(first)
     assert result.verdict == "artifact" and result.triggered_at >= 15.0
+
+
+def test_a_short_recording_is_judged_on_its_own_samples_in_both_backends(exported, tmp_path):
+    # the same 1.5 s of audio, scanned alone and as the start of a longer file's
+    # first window cut by hand: the short file's padding must not matter
+    directory = exported[0]
+    rng = np.random.default_rng(5)
+    audio = (0.003 * rng.standard_normal(int(1.5 * 32000))).astype(np.float32)
+    path = write_audio(tmp_path / "short.wav", audio, 32000)
+    torch_result = Detector(directory, backend="torch").scan_file(path)
+    onnx_result = Detector(directory, backend="onnx").scan_file(path)
+    assert torch_result.status == onnx_result.status == "ok"
+    assert torch_result.windows[0].end == pytest.approx(1.5, abs=1e-3)
+    assert abs(torch_result.probability - onnx_result.probability) < 1e-3
+    import torch
+
+    from audio_artifacts.models.model_dir import load_model_dir
+
+    model, _ = load_model_dir(directory)
+    window = np.concatenate([audio, rng.uniform(-1, 1, 160000 - audio.size).astype(np.float32)])
+    with torch.inference_mode():
+        logit = model(torch.from_numpy(window[None]), torch.tensor([audio.size]))
+    assert float(torch.sigmoid(logit)) == pytest.approx(torch_result.probability, abs=1e-4)
+
+
+def test_a_recording_below_the_models_minimum_is_an_error_row_not_a_guess(detector, tmp_path):
+    tiny = write_audio(tmp_path / "blip.wav", np.full(4000, 0.01, dtype=np.float32), 16000)  # 0.25 s
+    ok = write_audio(tmp_path / "beep.wav", np.full(9600, 0.01, dtype=np.float32), 16000)  # 0.6 s
+    first, second = detector.scan_many([tiny, ok])
+    assert first.status == "error" and "0.250 s" in first.error and "at least 0.5 s" in first.error
+    assert str(tiny) in first.error and first.duration_s == pytest.approx(0.25)
+    assert second.status == "ok" and len(second.windows) == 1
