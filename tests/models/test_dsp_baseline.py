@@ -131,6 +131,7 @@ def test_registry_conventions_and_model_directory_round_trip(tmp_path):
         torch.testing.assert_close(loaded(x), model(x))  # standardiser buffers travel with the weights
 
 
+@pytest.mark.slow  # the dynamo export takes about a minute on a busy CPU
 def test_onnx_export_matches_torch(tmp_path):
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnxscript")
