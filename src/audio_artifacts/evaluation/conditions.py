@@ -179,8 +179,8 @@ def condition_report(
     """
     scores = list(scores)
     present = {name for item in scores for name in item.entry.columns}
-    wanted = ["stimulus", *[c for c in OPTIONAL_COLUMNS if c in present]]
-    wanted += [c for c in columns if c not in wanted]
+    extra = [c for c in OPTIONAL_COLUMNS if c in present]
+    extra += [c for c in columns if c not in extra and c != "stimulus"]
     types_of = _column_groups(scores, "artifact_types")
     conditions: dict[str, list[ConditionRow]] = {
         "stimulus": condition_rows(scores, _column_groups(scores, "stimulus"), threshold),
@@ -191,7 +191,7 @@ def condition_report(
             threshold),
         "level_band": condition_rows(scores, _level_groups, threshold, order=[b[0] for b in LEVEL_BANDS]),
     }
-    for column in wanted[1:]:
+    for column in extra:
         conditions[column] = condition_rows(scores, _column_groups(scores, column), threshold)
 
     everything = _pooled(condition_rows(scores, lambda item: ["all"], threshold), "all")
