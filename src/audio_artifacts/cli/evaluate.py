@@ -17,7 +17,11 @@ Output (``--out``, default ``./evaluation``), written as it is made:
   (``| model | F1 | precision | recall | ROC AUC |``); with several models
   also ``roc.png`` / ``pr.png`` comparing their recording-level curves.
 
-The recording-level comparison table is printed on stdout.
+The recording-level comparison table is printed on stdout, then the
+per-condition comparison (worst per-stimulus FPR, FPR of recordings < 5 s,
+recall at >= 0 dB) and each model's per-condition tables: FPR of clean
+recordings per stimulus and per duration band, recall per artifact type and
+per level band, all at the threshold used.
 
 Exit codes: 0 ok; 1 some recordings could not be read (they are listed in the
 reports, the others evaluated); 2 usage errors (bad manifest, model
@@ -82,7 +86,12 @@ def run(args: argparse.Namespace) -> int:
     from audio_artifacts.data.labels import DEFAULT_MIN_OVERLAP_S
     from audio_artifacts.data.manifest import load_entries
     from audio_artifacts.evaluation.breakdown import check_columns
-    from audio_artifacts.evaluation.compare import comparison_rows, comparison_table
+    from audio_artifacts.evaluation.compare import (
+        comparison_rows,
+        comparison_table,
+        condition_comparison_rows,
+        condition_table,
+    )
     from audio_artifacts.evaluation.plots import CurveSeries, plot_curves
     from audio_artifacts.evaluation.predictions import (
         FailedRecording,
@@ -91,7 +100,13 @@ def run(args: argparse.Namespace) -> int:
         score_entries,
         window_arrays,
     )
-    from audio_artifacts.evaluation.report import evaluate_scores, markdown_report, model_markdown, write_json
+    from audio_artifacts.evaluation.report import (
+        conditions_markdown,
+        evaluate_scores,
+        markdown_report,
+        model_markdown,
+        write_json,
+    )
     from audio_artifacts.inference.detector import Detector
     from audio_artifacts.models.model_dir import read_model_info
 
@@ -167,10 +182,16 @@ def run(args: argparse.Namespace) -> int:
     write_json(out / "report.json", {
         "manifest": str(manifest),
         "models": dicts,
-        "comparison": {level: comparison_rows(dicts, level) for level in ("recordings", "windows")},
+        "comparison": {**{level: comparison_rows(dicts, level) for level in ("recordings", "windows")},
+                       "conditions": condition_comparison_rows(dicts)},
         "figures": figures,
     })
     (out / "report.md").write_text(markdown_report(evaluations, str(manifest), figures), encoding="utf-8")
     print(comparison_table(dicts, "recordings"))
+    print()
+    print(condition_table(dicts))
+    for evaluation in evaluations:
+        print()
+        print("\n".join(conditions_markdown(evaluation.conditions, "##", f"{evaluation.label}: ")).rstrip())
     print(f"reports in {out}/report.md and {out}/report.json", file=sys.stderr)
     return EXIT_FAILED if any_failed else EXIT_OK

@@ -67,7 +67,8 @@ def check_columns(entries: Iterable[RecordingEntry], columns: Sequence[str]) -> 
         )
 
 
-def _raw_value(entry: RecordingEntry, column: str) -> str:
+def column_value(entry: RecordingEntry, column: str) -> str:
+    """The entry's value in ``column`` (manifest or derived); ``(missing)`` when it has none."""
     if column in entry.columns and entry.columns[column].strip():
         return entry.columns[column].strip()
     if column == "class":
@@ -103,7 +104,7 @@ def _format_edge(value: float) -> str:
 
 def group_labels(entries: Sequence[RecordingEntry], column: str) -> list[list[str]]:
     """The group(s) each entry falls in for ``column`` (several for multi-valued columns)."""
-    raw = [_raw_value(entry, column) for entry in entries]
+    raw = [column_value(entry, column) for entry in entries]
     if column in MULTI_VALUED:
         return [[part for part in value.split(TYPES_SEPARATOR) if part] or [NO_TYPES] for value in raw]
     numbers = [_as_float(value) for value in raw]

@@ -1,8 +1,14 @@
-"""Comparison table across models, in the prototype's format.
+"""Comparison tables across models.
 
 ``| model | F1 | precision | recall | ROC AUC |`` with four decimals, one
 row per evaluated model directory; at window level (what the prototype
 reported, for 5 s windows) or recording level (max over windows).
+
+:func:`condition_table` adds, at recording level, the per-condition figures
+(:mod:`~audio_artifacts.evaluation.conditions`) that decide whether a
+detector is usable: the worst per-stimulus false-positive rate, the FPR of
+recordings shorter than 5 s and the recall at ``>= 0 dB``, so models and
+the DSP baseline sit side by side.
 """
 
 from __future__ import annotations
@@ -38,4 +44,43 @@ def comparison_table(evaluations: Sequence[Mapping[str, Any]], level: str = "rec
     lines = ["| model | " + " | ".join(COLUMNS) + " |", "|---|" + "---|" * len(COLUMNS)]
     for row in comparison_rows(evaluations, level):
         lines.append(f"| {row['model']} | " + " | ".join(format_metric(row[c]) for c in COLUMNS) + " |")
+    return "\n".join(lines)
+
+
+CONDITION_COLUMNS = ("F1", "precision", "recall", "ROC AUC", "worst stimulus FPR", "FPR < 5 s", "recall >= 0 dB")
+
+
+def _rate_cell(rate: Mapping[str, Any] | None, with_group: bool = False) -> str:
+    if rate is None or not rate["of"]:
+        return "n/a"
+    cell = f"{rate['rate']:.4f} ({rate['count']}/{rate['of']})"
+    return f"{cell} {rate['group']}" if with_group else cell
+
+
+def condition_comparison_rows(evaluations: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Per model: recording-level F1 / precision / recall / ROC AUC and the condition summary.
+
+    ``worst stimulus FPR``, ``FPR < 5 s``, ``recall >= 0 dB`` are dicts
+    ``{rate, count, of}`` (the first also ``group``) or None.
+    """
+    rows = []
+    for row, evaluation in zip(comparison_rows(evaluations, "recordings"), evaluations):
+        summary = (evaluation.get("conditions") or {}).get("summary", {})
+        row.update({
+            "worst stimulus FPR": summary.get("worst_stimulus_fpr"),
+            "FPR < 5 s": summary.get("fpr_short"),
+            "recall >= 0 dB": summary.get("recall_at_0db"),
+        })
+        rows.append(row)
+    return rows
+
+
+def condition_table(evaluations: Sequence[Mapping[str, Any]]) -> str:
+    """Markdown table of :func:`condition_comparison_rows` (rates with their counts)."""
+    lines = ["| model | " + " | ".join(CONDITION_COLUMNS) + " |", "|---|" + "---|" * len(CONDITION_COLUMNS)]
+    for row in condition_comparison_rows(evaluations):
+        cells = [format_metric(row[c]) for c in CONDITION_COLUMNS[:4]]
+        cells += [_rate_cell(row["worst stimulus FPR"], with_group=True), _rate_cell(row["FPR < 5 s"]),
+                  _rate_cell(row["recall >= 0 dB"])]
+        lines.append(f"| {row['model']} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from audio_artifacts.evaluation.breakdown import breakdown
-from audio_artifacts.evaluation.compare import comparison_table, format_metric
+from audio_artifacts.evaluation.compare import comparison_table, condition_table, format_metric
+from audio_artifacts.evaluation.conditions import condition_report
 from audio_artifacts.evaluation.metrics import best_threshold, binary_report
 from audio_artifacts.evaluation.predictions import FailedRecording, RecordingScores, recording_arrays, window_arrays
 
@@ -44,6 +45,7 @@ class ModelEvaluation:
     recordings: dict[str, Any]
     optimistic: dict[str, Any]
     breakdowns: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    conditions: dict[str, Any] = field(default_factory=dict)
     failures: list[dict[str, str]] = field(default_factory=list)
     figures: dict[str, str] = field(default_factory=dict)
 
@@ -83,6 +85,9 @@ def evaluate_scores(
     ------
     ValueError
         When no recording could be scored.
+
+    The per-condition figures (:mod:`~audio_artifacts.evaluation.conditions`)
+    are always computed, at the same threshold.
     """
     scores = list(scores)
     if not scores:
@@ -108,6 +113,7 @@ def evaluate_scores(
         recordings=binary_report(rec_labels, rec_probs, threshold),
         optimistic=optimistic,
         breakdowns={column: breakdown(scores, column, threshold) for column in by},
+        conditions=condition_report(scores, threshold),
         failures=[{"path": str(f.entry.path), "error": f.error} for f in failures],
     )
 
@@ -159,6 +165,58 @@ def _breakdown_table(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+CONDITION_TITLES = {
+    "stimulus": "False alarms and recall by stimulus",
+    "duration": "By recording duration",
+    "artifact_type": "Recall by artifact type",
+    "level_band": "Recall by artifact level (loudest event, artifact-to-floor dB)",
+}
+
+
+def _ratio(count: int, of: int) -> str:
+    return f"{count / of:.4f} ({count}/{of})" if of else "n/a"
+
+
+def _summary_lines(conditions: dict[str, Any]) -> list[str]:
+    s = conditions["summary"]
+    worst = s["worst_stimulus_fpr"]
+    worst_text = "n/a" if worst is None else f"{_ratio(worst['count'], worst['of'])} ({worst['group']})"
+    return [
+        f"- false-positive rate of clean recordings: {_ratio(s['fpr']['count'], s['fpr']['of'])}; "
+        f"worst stimulus: {worst_text}; recordings < 5 s: {_ratio(s['fpr_short']['count'], s['fpr_short']['of'])}",
+        f"- recall: {_ratio(s['recall']['count'], s['recall']['of'])}; "
+        f"recall at >= 0 dB: {_ratio(s['recall_at_0db']['count'], s['recall_at_0db']['of'])}",
+    ]
+
+
+def conditions_markdown(conditions: dict[str, Any], heading: str = "###", label: str = "") -> list[str]:
+    """Summary lines and one table per condition (FPR of clean recordings, recall of artifact ones).
+
+    ``heading`` is the Markdown level of the section (tables one below);
+    ``label`` is put before its title (the model, on the terminal).
+    """
+    lines = [f"{heading} {label}Per condition at threshold {conditions['threshold']:.4f} (recording level)", "",
+             *_summary_lines(conditions), ""]
+    for name, rows in conditions["conditions"].items():
+        if not rows:
+            continue
+        show_fpr = any(r["clean"] for r in rows)
+        show_recall = any(r["artifacts"] for r in rows)
+        header = ["group"] + (["clean", "FPR (fp/clean)"] if show_fpr else []) \
+            + (["artifacts", "recall (detected/artifacts)"] if show_recall else [])
+        lines += [f"{heading}# {CONDITION_TITLES.get(name, f'By {name}')}", "",
+                  "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        for r in rows:
+            cells = [r["group"]]
+            if show_fpr:
+                cells += [str(r["clean"]), _ratio(r["false_positives"], r["clean"])]
+            if show_recall:
+                cells += [str(r["artifacts"]), _ratio(r["detected"], r["artifacts"])]
+            lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
+    return lines
+
+
 def model_markdown(evaluation: ModelEvaluation, figure_prefix: str = "") -> str:
     """Markdown section of one model (figures linked relative to the report)."""
     e = evaluation
@@ -187,6 +245,8 @@ def model_markdown(evaluation: ModelEvaluation, figure_prefix: str = "") -> str:
     ]
     if opt:
         lines += [f"Optimistic (threshold tuned on this data): {'; '.join(opt)}.", ""]
+    if e.conditions:
+        lines += conditions_markdown(e.conditions)
     for column, rows in e.breakdowns.items():
         lines += [f"### By {column}", "", *_breakdown_table(rows), ""]
     for name, file in e.figures.items():
@@ -215,6 +275,10 @@ def markdown_report(evaluations: Sequence[ModelEvaluation], manifest: str, figur
         "## Comparison (window level, like the prototype's table)",
         "",
         comparison_table(dicts, "windows"),
+        "",
+        "## Comparison per condition (recording level, each model at its threshold)",
+        "",
+        condition_table(dicts),
         "",
     ]
     for name, file in (figures or {}).items():

@@ -17,6 +17,7 @@ from typing import Any
 from torch import nn
 
 from audio_artifacts.models.classifier import ArtifactClassifier
+from audio_artifacts.models.dsp_baseline import DspBaseline
 from audio_artifacts.models.fast import FastArtifactNet
 
 MODELS: dict[str, type[nn.Module]] = {
@@ -24,6 +25,7 @@ MODELS: dict[str, type[nn.Module]] = {
     "cnn14": ArtifactClassifier,
     "resnet54": ArtifactClassifier,
     "wavegram_logmel_cnn14": ArtifactClassifier,
+    "dsp_baseline": DspBaseline,
 }
 """Model name -> class. The default CPU model is ``"fast"``."""
 

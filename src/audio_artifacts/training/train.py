@@ -303,6 +303,10 @@ def train(cfg: TrainConfig, out: str | Path | None = None, *, command: str | Non
     ConfigError, CheckpointError
         Bad model settings, a pretrained checkpoint that does not fit.
     """
+    if cfg.model.name == "dsp_baseline":  # fitted in closed form, not by Lightning epochs
+        from audio_artifacts.training.baseline_fit import fit_baseline
+
+        return fit_baseline(cfg, out, command=command)
     run_dir = run_directory(cfg, out)
     model_dir = run_dir / "model"
     resolved = resolved_config(cfg)
