@@ -30,7 +30,7 @@ BACKEND_KINDS = ("auto", "torch", "onnx")
 #                          spectrum is an FFT in torch, matrix products in ORT);
 #                          whole scan 722x vs 357x real time per CPU second
 #   cnn14, wavegram_logmel_cnn14: ORT ~25 % less CPU per window than torch
-TORCH_PREFERRED = frozenset({"fast"})
+TORCH_PREFERRED = frozenset({"fast", "dsp_baseline"})
 
 
 @runtime_checkable

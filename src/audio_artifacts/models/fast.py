@@ -342,32 +342,36 @@ class FastArtifactNet(nn.Module):
         batch, _, count, bins = log_power.shape
         blocks, length = self._blocks(count)
         x = log_power[:, 0, :length].reshape(batch * blocks, length // blocks, bins)
-        if frames is None:
-            m = torch.ones_like(x[..., :1])
-        else:
-            m = frames[:, :length].reshape(batch * blocks, length // blocks, 1).to(x.dtype)
-        mean = masked_mean(x, m, 1)  # (B*K, bins)
+        m = None if frames is None else frames[:, :length].reshape(batch * blocks, length // blocks, 1).to(x.dtype)
+
+        def over_time(values: torch.Tensor, weights: torch.Tensor | None = m) -> torch.Tensor:
+            return values.mean(1) if weights is None else masked_mean(values, weights, 1)
+
+        mean = over_time(x)  # (B*K, bins)
         level = mean.mean(-1, keepdim=True)
         local = nn.functional.avg_pool1d(
             mean.unsqueeze(1), 17, stride=1, padding=8, count_include_pad=False
         ).squeeze(1)
         stats = [(mean - level) / 10.0, (mean - local) / 5.0, self.bin_position.expand_as(mean)]
         if self.line_stats:
-            deviation = (x - mean.unsqueeze(1)) * m
-            spread = masked_mean(deviation.square(), m, 1).sqrt()
-            peak = masked_max(x, m, 1) - mean
-            pairs = m[:, 1:] * m[:, :-1]
-            change = masked_mean((x[:, 1:] - x[:, :-1]).abs(), pairs, 1)
-            if self.level_following:
-                overall = deviation.mean(-1, keepdim=True)  # (B*K, frames, 1): the level's course
-                covariance = masked_mean(deviation * overall, m, 1)
-                overall_sd = masked_mean(overall.square(), m, 1).sqrt()
-                follows = covariance / (spread * overall_sd + 0.05)
+            deviation = x - mean.unsqueeze(1)
+            if m is not None:
+                deviation = deviation * m
+            spread = over_time(deviation.square()).sqrt()
+            peak = (x.amax(1) if m is None else masked_max(x, m, 1)) - mean
+            pairs = None if m is None else m[:, 1:] * m[:, :-1]
+            change = over_time((x[:, 1:] - x[:, :-1]).abs(), pairs)
             stats += [spread / 5.6, peak / 10.0, change / 7.0]
             if self.level_following:
-                stats.append(follows)
+                overall = deviation.mean(-1, keepdim=True)  # (B*K, frames, 1): the level's course
+                covariance = over_time(deviation * overall)
+                overall_sd = over_time(overall.square()).sqrt()
+                stats.append(covariance / (spread * overall_sd + 0.05))
+        stats = torch.stack(stats, 1)
+        if m is None:
+            return stats
         # a block of padding alone gives zeros (not the -1e9 of an empty max)
-        return torch.stack(stats, 1) * (m.sum(1, keepdim=True) > 0).to(x.dtype)
+        return stats * (m.sum(1, keepdim=True) > 0).to(x.dtype)
 
     def comb_correlation(self, statistics: torch.Tensor) -> torch.Tensor:
         """Across-frequency autocorrelation of the prominence: ``(N, C, bins) -> (N, comb_lags)``."""
@@ -377,11 +381,11 @@ class FastArtifactNet(nn.Module):
         """Band envelope autocorrelation: ``(B, 1, frames, bins) -> (B, bands, max_lag)``."""
         # mean of dB over the band's bins (a geometric mean): no power round trip
         envelope = torch.matmul(log_power[:, 0], self.band_matrix).transpose(1, 2)  # (B, bands, frames)
-        if frames is None:
-            frames = torch.ones_like(envelope[:, 0])
-        return masked_autocorrelation(envelope, frames.unsqueeze(1), self.max_lag, eps=1e-2)
+        mask = None if frames is None else frames.unsqueeze(1)
+        return masked_autocorrelation(envelope, mask, self.max_lag, eps=1e-2)
 
-    def _fast_envelopes(self, waveform: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _fast_envelopes(self, waveform: torch.Tensor,
+                        lengths: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
         batch = waveform.shape[0]
         count = (waveform.shape[-1] - 1) // self.fast_hop
         size = count * self.fast_hop
@@ -391,10 +395,13 @@ class FastArtifactNet(nn.Module):
             torch.linalg.vector_norm(waveform[:, :size].reshape(batch, count, self.fast_hop), dim=-1),
             torch.linalg.vector_norm(difference.reshape(batch, count, self.fast_hop), dim=-1),
         ], 1)  # (B, 2, count)
-        steps = frame_mask(lengths, count, self.fast_hop + 1, self.fast_hop).unsqueeze(1)
+        if lengths is None:
+            steps, mean = None, envelopes.mean(-1, keepdim=True)
+        else:
+            steps = frame_mask(lengths, count, self.fast_hop + 1, self.fast_hop).unsqueeze(1)
+            mean = masked_mean(envelopes, steps, -1, keepdim=True)
         # floor 80 dB under the mean real envelope, as for the spectrum: any recording level
-        floor = torch.clamp(masked_mean(envelopes, steps, -1, keepdim=True) * 1e-4, min=1e-12)
-        return 20.0 * torch.log10(envelopes + floor), steps
+        return 20.0 * torch.log10(envelopes + torch.clamp(mean * 1e-4, min=1e-12)), steps
 
     def fast_periodicity(self, waveform: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """1 ms envelopes of the waveform and of its first difference, in blocks.
@@ -403,9 +410,10 @@ class FastArtifactNet(nn.Module):
         autocorrelation at lags 1..fast_lags, then the peak over the mean (dB / 10),
         over the real samples only.
         """
-        return self._fast_features(waveform, check_lengths(waveform, lengths))[0]
+        return self._fast_features(waveform, None if lengths is None else check_lengths(waveform, lengths))[0]
 
-    def _fast_features(self, waveform: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _fast_features(self, waveform: torch.Tensor,
+                       lengths: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
         batch = waveform.shape[0]
         envelope, steps = self._fast_envelopes(waveform, lengths)
         count = envelope.shape[-1]
@@ -413,6 +421,10 @@ class FastArtifactNet(nn.Module):
         step = count // blocks
         env = envelope[..., : blocks * step].reshape(batch, 2, blocks, step).transpose(1, 2)
         env = env.reshape(batch * blocks, 2, step)
+        if steps is None:
+            correlation = masked_autocorrelation(env, None, self.fast_lags, eps=1e-2)
+            peak = (env.amax(-1, keepdim=True) - env.mean(-1, keepdim=True)) / 10.0
+            return torch.cat([correlation, peak], -1), None
         m = steps[..., : blocks * step].reshape(batch, blocks, 1, step).reshape(batch * blocks, 1, step)
         correlation = masked_autocorrelation(env, m, self.fast_lags, eps=1e-2)
         peak = (masked_max(env, m, -1, keepdim=True) - masked_mean(env, m, -1, keepdim=True)) / 10.0
@@ -426,30 +438,42 @@ class FastArtifactNet(nn.Module):
 
         ``lengths`` (``(B,)`` int64, None = all real) counts the real samples at
         the start of each row; the rest is padding, which no statistic sees.
+        A batch of whole windows takes the same arithmetic without masks
+        (eagerly; an exported graph always masks).
         """
         if waveform.dim() != 2:
             raise ValueError(f"expected waveform (batch, samples), got shape {tuple(waveform.shape)}")
-        batch = waveform.shape[0]
+        batch, n_samples = waveform.shape
         lengths = check_lengths(waveform, lengths)
-        real = sample_mask(lengths, waveform.shape[-1], waveform.dtype)
-        # recorders leave DC offsets; the padding becomes exact zeros whatever it held
-        waveform = (waveform - masked_mean(waveform, real, -1, keepdim=True)) * real
-        frames = self.frame_mask(lengths, self.power.n_frames(waveform.shape[-1]))
+        masked = torch.compiler.is_exporting() or bool((lengths < n_samples).any())
+        if masked:
+            real = sample_mask(lengths, n_samples, waveform.dtype)
+            # recorders leave DC offsets; the padding becomes exact zeros whatever it held
+            waveform = (waveform - masked_mean(waveform, real, -1, keepdim=True)) * real
+            frames = self.frame_mask(lengths, self.power.n_frames(n_samples))
+            blocks = self.block_mask(frames).unsqueeze(-1)  # (B, K, 1)
+        else:
+            waveform = waveform - waveform.mean(-1, keepdim=True)
+            frames = blocks = None
         log_power = self.log_power(waveform, frames)
         if self.spec_augment is not None and self.training:
             log_power = self.spec_augment(log_power)
 
-        blocks = self.block_mask(frames).unsqueeze(-1)  # (B, K, 1)
         stats = self.bin_statistics(log_power, frames)
         lines = self.line_cnn(self.line_norm(stats))  # (B*K, C, bins)
         lines = torch.cat([lines.amax(-1), lines.mean(-1)], -1).reshape(batch, -1, lines.shape[1] * 2)
         comb = self.comb_mlp(self.comb_correlation(stats)).reshape(batch, -1, 16)
-        parts = [masked_max(lines, blocks, 1), masked_mean(lines, blocks, 1),
-                 masked_max(comb, blocks, 1), masked_mean(comb, blocks, 1)]
+        parts = [*_pool(lines, blocks), *_pool(comb, blocks)]
         if self.periodicity:
             slow = self.slow_mlp(self.slow_periodicity(log_power, frames))  # (B, bands, 32)
-            fast, fast_blocks = self._fast_features(waveform, lengths)
+            fast, fast_blocks = self._fast_features(waveform, lengths if masked else None)
             fast = self.fast_mlp(fast).reshape(batch, -1, 2 * 32)  # (B, K', 64)
-            fast_blocks = fast_blocks.unsqueeze(-1)
-            parts += [slow.amax(1), slow.mean(1), masked_max(fast, fast_blocks, 1), masked_mean(fast, fast_blocks, 1)]
+            parts += [slow.amax(1), slow.mean(1), *_pool(fast, None if fast_blocks is None else fast_blocks.unsqueeze(-1))]
         return self.head(torch.cat(parts, -1)).squeeze(-1)
+
+
+def _pool(x: torch.Tensor, blocks: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Max and mean of ``(B, K, F)`` over the blocks (the real ones, when ``blocks`` ``(B, K, 1)`` is given)."""
+    if blocks is None:
+        return x.amax(1), x.mean(1)
+    return masked_max(x, blocks, 1), masked_mean(x, blocks, 1)

@@ -63,7 +63,8 @@ def masked_max(x: torch.Tensor, mask: torch.Tensor, dim: int, keepdim: bool = Fa
     return x.masked_fill(mask.expand_as(x) == 0, -1e9).amax(dim, keepdim=keepdim)
 
 
-def masked_autocorrelation(signal: torch.Tensor, mask: torch.Tensor, max_lag: int, eps: float) -> torch.Tensor:
+def masked_autocorrelation(signal: torch.Tensor, mask: torch.Tensor | None, max_lag: int,
+                           eps: float) -> torch.Tensor:
     """Normalised autocorrelation at lags ``1 .. max_lag`` over the real part of each row.
 
     Parameters
@@ -71,7 +72,8 @@ def masked_autocorrelation(signal: torch.Tensor, mask: torch.Tensor, max_lag: in
     signal
         ``(..., length)``.
     mask
-        ``(..., length)`` with 1 for real values (a prefix of each row).
+        ``(..., length)`` (or broadcastable) with 1 for real values, a *prefix*
+        of each row (as the padding of a short window is); None: all real.
     max_lag
         Largest lag, ``< length``.
     eps
@@ -82,15 +84,27 @@ def masked_autocorrelation(signal: torch.Tensor, mask: torch.Tensor, max_lag: in
     torch.Tensor
         ``(..., max_lag)``: for each lag the mean product of the mean-removed
         signal over the pairs with both values real, over the mean power
-        (+ ``eps``); 0 at lags with no such pair.
+        (+ ``eps``); 0 at lags with no such pair. Eagerly the products come
+        from one FFT; under ONNX export from one product per lag (the same
+        numbers: ONNX Runtime's DFT is slow).
     """
-    mask = mask.to(signal.dtype)
-    centred = (signal - masked_mean(signal, mask, -1, keepdim=True)) * mask
-    power = (centred.square().sum(-1) / mask.sum(-1).clamp(min=1.0)).unsqueeze(-1)
     length = signal.shape[-1]
-    products = []
-    for lag in range(1, max_lag + 1):
-        pairs = (mask[..., : length - lag] * mask[..., lag:]).sum(-1)
-        total = (centred[..., : length - lag] * centred[..., lag:]).sum(-1)
-        products.append(total / pairs.clamp(min=1.0))
-    return torch.stack(products, -1) / (power + eps)
+    if mask is None:
+        centred = signal - signal.mean(-1, keepdim=True)
+        real = torch.full_like(signal[..., :1], float(length))
+    else:
+        mask = mask.to(signal.dtype).expand_as(signal)
+        centred = (signal - masked_mean(signal, mask, -1, keepdim=True)) * mask
+        real = mask.sum(-1, keepdim=True)
+    power = centred.square().sum(-1, keepdim=True) / real.clamp(min=1.0)
+    if torch.compiler.is_exporting():
+        totals = torch.stack(
+            [(centred[..., : length - lag] * centred[..., lag:]).sum(-1) for lag in range(1, max_lag + 1)], -1
+        )
+    else:
+        size = 1 << (2 * length - 1).bit_length()
+        spectrum = torch.fft.rfft(centred, n=size)
+        totals = torch.fft.irfft(spectrum.real.square() + spectrum.imag.square(), n=size)[..., 1 : max_lag + 1]
+    lags = torch.arange(1, max_lag + 1, device=signal.device, dtype=signal.dtype)
+    pairs = (real - lags).clamp(min=1.0)  # a prefix of n real values has n - lag pairs at a lag
+    return totals / pairs / (power + eps) * (real > lags).to(signal.dtype)
