@@ -10,10 +10,11 @@ from audio_artifacts.simulate.device import P_REF, draw_device, render_device
 SAMPLE_RATE = 16000
 
 
-def clean_quiet(seed: int, seconds: float = 4.0, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """Internal noise of a freshly drawn device, digital scale (full scale = 120 dB SPL) plus analyzer noise."""
+def clean_quiet(seed: int, seconds: float = 4.0, sample_rate: int = SAMPLE_RATE,
+                family: str = "ric_fast") -> np.ndarray:
+    """Internal noise of a freshly drawn device of ``family``, digital scale (full scale = 120 dB SPL) plus analyzer noise."""
     rng = np.random.default_rng(seed)
-    device = draw_device(rng, f"test-{seed}")
+    device = draw_device(rng, f"test-{seed}", family)
     n = int(seconds * sample_rate)
     out = render_device(device, None, n, sample_rate, rng) / (P_REF * 10 ** (120 / 20))
     return out + rng.standard_normal(n) * 10 ** (-105 / 20)

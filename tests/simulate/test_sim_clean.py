@@ -51,7 +51,7 @@ def noise_jumps_db(signal: np.ndarray, sample_rate: int, draws: int = 4) -> np.n
 
 @pytest.fixture(scope="module")
 def clean_recordings() -> list[np.ndarray]:
-    config = SimulatorConfig(duration_s=(4.0, 4.0), artifact_fraction=0.0,
+    config = SimulatorConfig(duration_s=(4.0, 4.0), artifact_fraction=0.0, short_fraction=0.0, conditions={},
                              stimuli=("quiet", "pink", "speech_shaped"), stimulus_weights=(0.6, 0.2, 0.2),
                              analyzer=AnalyzerConfig(sample_rates=(16000, 24000, 32000), sample_rate_weights=(1, 1, 1)))
     recordings = [simulate_recording(config, 21, "all", i, 6) for i in range(6)]

@@ -99,7 +99,7 @@ def test_recording_is_reproducible_alone_from_its_seed_key() -> None:
 
 def test_analyzer_side_varies_rates_channels_formats_and_dc() -> None:
     analyzer = AnalyzerConfig(dc_probability=1.0, stereo_probability=0.5)
-    config = SimulatorConfig(duration_s=(1.0, 1.5), analyzer=analyzer)
+    config = SimulatorConfig(duration_s=(1.0, 1.5), analyzer=analyzer, conditions={})  # conditions: own tests
     recordings = [simulate_recording(config, 0, "all", i, 4) for i in range(24)]
     assert len({r.sample_rate for r in recordings}) >= 4
     assert {r.samples.shape[1] for r in recordings} == {1, 2}

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,8 @@ from audio_artifacts.simulate.stimuli import (
 )
 
 SPLIT_KEYS: dict[str, int] = {"train": 0, "val": 1, "test": 2, "all": 3, "foreign": 4}
+# Which bank clip groups a split reads (bank.SPLITS): "all" (no --split) stays off the foreign groups.
+BANK_SPLIT: dict[str, str] = {"train": "train", "val": "val", "test": "test", "all": "train", "foreign": "foreign"}
 # Recording-level conditions (not artifacts: the label does not change) and how often each is drawn.
 DEFAULT_CONDITIONS: dict[str, float] = {
     "silence_start": 0.08,    # exact digital zeros first: the analyzer starts late
@@ -118,7 +121,7 @@ class SimulatorConfig:
         if self.recordings_per_device < 1:
             raise ValueError("recordings_per_device must be >= 1")
         if self.bank_dir is not None:
-            object.__setattr__(self, "bank_dir", str(self.bank_dir))
+            object.__setattr__(self, "bank_dir", str(Path(self.bank_dir).absolute()))
         if self.stimuli is None:
             default = (BANK_STIMULI, BANK_STIMULUS_WEIGHTS) if self.bank_dir else (STIMULI, STIMULUS_WEIGHTS)
             object.__setattr__(self, "stimuli", default[0])
@@ -181,6 +184,23 @@ def open_bank(directory: str) -> Any:
     from audio_artifacts.simulate.bank import StimulusBank
 
     return StimulusBank.open(directory)
+
+
+@functools.lru_cache(maxsize=32)
+def bank_kinds_for(directory: str, split: str) -> tuple[str, ...]:
+    """The bank kinds that ``split`` has clips for (an ISTS-like signal needs two speech voices)."""
+    from audio_artifacts.simulate.bank import ISTS_SOURCE_KINDS
+
+    bank = open_bank(directory)
+    bank_split = BANK_SPLIT[split]
+    kinds = []
+    for kind in bank.kinds:
+        if bank.clips(kind, bank_split):
+            kinds.append(kind)
+        elif kind == "ists":
+            if len(bank._voices([c for k in ISTS_SOURCE_KINDS for c in bank.clips(k, bank_split)])) >= 2:
+                kinds.append(kind)
+    return tuple(kinds)
 
 
 def device_for(seed: int, split: str, device_index: int,
@@ -267,13 +287,15 @@ def simulate_recording(config: SimulatorConfig, seed: int, split: str, index: in
         n = int(round(seconds * sample_rate))
 
     bank = open_bank(config.bank_dir) if config.bank_dir else None
+    available = bank_kinds_for(config.bank_dir, split) if bank is not None else ()
     options = [(k, w) for k, w in zip(config.stimuli, config.stimulus_weights)
-               if bank is None or k not in BANK_KINDS or k in bank.kinds]
+               if bank is None or k not in BANK_KINDS or k in available]
     stimulus = str(_choice(rng, tuple(k for k, _ in options), tuple(w for _, w in options)))
     if bank is None:
         stimulus = ALIASES.get(stimulus, stimulus)
     level = None if stimulus == "quiet" else float(rng.choice(KIND_LEVELS_DB.get(stimulus, config.input_levels_db)))
-    signal, stimulus_meta = render_stimulus(rng, stimulus, n, sample_rate, level or 0.0, bank=bank, split=split)
+    signal, stimulus_meta = render_stimulus(rng, stimulus, n, sample_rate, level or 0.0, bank=bank,
+                                             split=BANK_SPLIT[split])
     pressure = render_device(device, signal, n, sample_rate, rng)
 
     subtype = str(_choice(rng, analyzer.subtypes, analyzer.subtype_weights))
