@@ -313,9 +313,9 @@ def simulate_recording(config: SimulatorConfig, seed: int, split: str, index: in
 
     conditions = _draw_conditions(rng, config, n, sample_rate)
     # Artifacts sound only where the analyzer records and the recording is not fading in.
-    first = int(round(conditions.get("silence_start", {}).get("end_s", 0.0) * sample_rate))
-    first = min(n - 1, first + int(round(conditions.get("fade_in", {}).get("length_s", 0.0) * sample_rate)))
-    last = int(round(conditions.get("silence_end", {}).get("start_s", n / sample_rate) * sample_rate))
+    first = int(np.ceil(conditions.get("silence_start", {}).get("end_s", 0.0) * sample_rate))
+    first = min(n - 1, first + int(np.ceil(conditions.get("fade_in", {}).get("length_s", 0.0) * sample_rate)))
+    last = int(np.floor(conditions.get("silence_end", {}).get("start_s", n / sample_rate) * sample_rate))
     last = max(last, first + 1)
 
     events: tuple[ArtifactEvent, ...] = ()
