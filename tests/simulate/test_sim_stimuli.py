@@ -94,3 +94,13 @@ def test_artifacts_occur_under_every_stimulus(kind: str) -> None:
     assert recording.stimulus == kind and recording.label == 1
     duration = recording.samples.shape[0] / recording.sample_rate
     assert all(0.0 <= e.start_s < e.end_s <= duration + 1e-6 for e in recording.events)
+
+
+def test_lookalike_artifacts_are_drawn_for_hard_negatives() -> None:
+    """With lookalike_fraction 1, ticks or thumps come with pulses, a tonal line with stepped tones."""
+    for kind, types in (("pulses", {"periodic_ticks", "thumps"}), ("tones", {"tonal"}), ("gated_noise", {"clicks"})):
+        config = SimulatorConfig(duration_s=(1.5, 2.0), short_fraction=0.0, artifact_fraction=1.0,
+                                 lookalike_fraction=1.0, stimuli=(kind,), stimulus_weights=(1.0,))
+        for index in range(2):
+            recording = simulate_recording(config, 9, "train", index, 2)
+            assert {e.type for e in recording.events} & types, (kind, recording.events)

@@ -228,11 +228,14 @@ def sample_artifacts(
     sample_rate: int,
     floor: FloorSpectrum | np.ndarray,
     config: ArtifactConfig | None = None,
+    *,
+    first_type: str | None = None,
 ) -> tuple[np.ndarray, tuple[ArtifactEvent, ...]]:
     """One or more different artifacts (``config.count_probabilities``), summed.
 
     Same parameters and returns as ``sample_artifact``; events of all types,
-    sorted by start time.
+    sorted by start time. ``first_type`` is tried first (a hard positive: the
+    artifact that looks like the stimulus), then the drawn types.
     """
     config = config or ArtifactConfig()
     if not isinstance(floor, FloorSpectrum):
@@ -242,7 +245,11 @@ def sample_artifacts(
     weights = np.array([config.weights[k] for k in names])
     # A random order of all types; the first ``count`` that produce events are used (a type that
     # cannot sound in a very short recording gives way to the next), so labels stay truthful.
-    order = rng.choice(names, size=len(names), replace=False, p=weights / weights.sum())
+    order = [str(k) for k in rng.choice(names, size=len(names), replace=False, p=weights / weights.sum())]
+    if first_type is not None:
+        if first_type not in GENERATORS:
+            raise ValueError(f"unknown artifact type {first_type!r}; known: {', '.join(ARTIFACT_TYPES)}")
+        order = [first_type] + [k for k in order if k != first_type]
     total = np.zeros(n_samples, dtype=np.float32)
     events: list[ArtifactEvent] = []
     used = 0

@@ -44,6 +44,17 @@ DEFAULT_CONDITIONS: dict[str, float] = {
 }
 
 
+# Hard positives: the artifact that looks most like a stimulus, drawn first for
+# ``SimulatorConfig.lookalike_fraction`` of the artifact recordings with that stimulus.
+LOOKALIKES: dict[str, tuple[str, ...]] = {
+    "tones": ("tonal",), "multitone": ("tonal",), "vibrato": ("tonal",), "sweep": ("tonal",),
+    "pulses": ("periodic_ticks", "thumps"), "gated_noise": ("clicks",), "pumping": ("noise_am",),
+    "breathing": ("noise_am",), "music": ("tonal", "thumps"), "music_like": ("tonal", "thumps"),
+    "speech": ("tonal", "packet_buzz"), "speech_like": ("tonal", "packet_buzz"), "ists": ("tonal", "tdma_buzz"),
+    "everyday": ("clicks", "thumps"),
+}
+
+
 @dataclass(frozen=True)
 class AnalyzerConfig:
     """The measurement side: file formats, recording level, analyzer noise, dither, DC.
@@ -108,6 +119,7 @@ class SimulatorConfig:
     families: tuple[str, ...] = TRAIN_FAMILIES
     foreign_families: tuple[str, ...] = FOREIGN_FAMILIES
     conditions: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_CONDITIONS))
+    lookalike_fraction: float = 0.3
 
     def __post_init__(self) -> None:
         for name in ("duration_s", "short_duration_s"):
@@ -118,6 +130,8 @@ class SimulatorConfig:
             raise ValueError(f"artifact_fraction must lie in [0, 1], got {self.artifact_fraction}")
         if not 0.0 <= self.short_fraction <= 1.0:
             raise ValueError(f"short_fraction must lie in [0, 1], got {self.short_fraction}")
+        if not 0.0 <= self.lookalike_fraction <= 1.0:
+            raise ValueError(f"lookalike_fraction must lie in [0, 1], got {self.lookalike_fraction}")
         if self.recordings_per_device < 1:
             raise ValueError("recordings_per_device must be >= 1")
         if self.bank_dir is not None:
@@ -320,8 +334,13 @@ def simulate_recording(config: SimulatorConfig, seed: int, split: str, index: in
 
     events: tuple[ArtifactEvent, ...] = ()
     if rng.random() < config.artifact_fraction:
+        first_type = None
+        candidates = [k for k in LOOKALIKES.get(stimulus, ()) if config.artifacts.weights.get(k, 0.0) > 0]
+        if candidates and rng.random() < config.lookalike_fraction:
+            first_type = candidates[int(rng.integers(len(candidates)))]
         artifact, events = sample_artifacts(rng, last - first, sample_rate,
-                                            estimate_floor(digital[first:last], sample_rate), config.artifacts)
+                                            estimate_floor(digital[first:last], sample_rate), config.artifacts,
+                                            first_type=first_type)
         digital[first:last] += artifact
         if first:
             offset = first / sample_rate
