@@ -103,3 +103,17 @@ def test_cli_foreign_and_stimuli(tmp_path: Path, bank_dir: Path, capsys: pytest.
                  "--quiet"]) == 2
     assert "error" in capsys.readouterr().err
     assert main(["simulate", str(tmp_path / "neg"), "--n", "3", "--foreign", "-1", "--quiet"]) == 2
+
+
+@pytest.mark.parametrize("kind", BANK_KINDS)
+def test_artifacts_occur_under_every_bank_kind(kind: str, bank_dir: Path) -> None:
+    from audio_artifacts.simulate.recording import bank_kinds_for, simulate_recording
+
+    config = SimulatorConfig(duration_s=(1.0, 1.5), short_fraction=0.0, artifact_fraction=1.0, bank_dir=bank_dir,
+                             stimuli=(kind,), stimulus_weights=(1.0,))
+    splits = [split for split in ("train", "foreign") if kind in bank_kinds_for(config.bank_dir, split)]
+    assert splits
+    for split in splits:
+        recording = simulate_recording(config, 3, split, 0, 2)
+        assert recording.stimulus == kind and recording.label == 1
+        assert recording.stimulus_source not in ("synthetic", "none")

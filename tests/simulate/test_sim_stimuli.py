@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from audio_artifacts.simulate.levels import frame_powers, frame_length, frame_times
+from audio_artifacts.simulate.levels import frame_length, frame_powers, frame_times
 from audio_artifacts.simulate.recording import SimulatorConfig, simulate_recording
 from audio_artifacts.simulate.stimuli import (
     HARD_NEGATIVES, P_REF, STIMULI, STIMULUS_WEIGHTS, active_rms, make_stimulus, render_stimulus,

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from pathlib import Path
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -304,6 +304,9 @@ def simulate_recording(config: SimulatorConfig, seed: int, split: str, index: in
     available = bank_kinds_for(config.bank_dir, split) if bank is not None else ()
     options = [(k, w) for k, w in zip(config.stimuli, config.stimulus_weights)
                if bank is None or k not in BANK_KINDS or k in available]
+    if not options:
+        raise ValueError(f"none of the stimuli {config.stimuli} is available for split {split!r} "
+                         f"(the bank has {', '.join(available) or 'no clips'} there)")
     stimulus = str(_choice(rng, tuple(k for k, _ in options), tuple(w for _, w in options)))
     if bank is None:
         stimulus = ALIASES.get(stimulus, stimulus)
