@@ -14,7 +14,7 @@ SAMPLE_RATE = 16000
 
 def clean_quiet(seed: int, seconds: float = 4.0, sample_rate: int = SAMPLE_RATE,
                 family: str = "ric_fast") -> np.ndarray:
-    """Internal noise of a freshly drawn device of ``family``, digital scale (full scale = 120 dB SPL) plus analyzer noise."""
+    """Internal noise of a freshly drawn ``family`` device, digital scale (full scale 120 dB SPL), analyzer noise."""
     rng = np.random.default_rng(seed)
     device = draw_device(rng, f"test-{seed}", family)
     n = int(seconds * sample_rate)

@@ -10,7 +10,9 @@ import pytest
 from audio_artifacts.data.manifest import read_manifest
 from audio_artifacts.simulate.artifacts import ArtifactConfig, sample_artifact
 from audio_artifacts.simulate.dataset import write_dataset
-from audio_artifacts.simulate.recording import DEFAULT_CONDITIONS, AnalyzerConfig, SimulatorConfig, simulate_recording
+from audio_artifacts.simulate.recording import (
+    DEFAULT_CONDITIONS, AnalyzerConfig, SimulatorConfig, simulate_recording,
+)
 
 QUIET_ANALYZER = AnalyzerConfig(floor_dbfs=(-80.0, -70.0), pcm16_floor_dbfs=(-80.0, -70.0), dc_probability=0.0)
 
@@ -62,7 +64,8 @@ def test_dc_step_moves_the_mean_and_start_conditions_shape_the_start() -> None:
 
 
 def test_conditions_column_in_the_manifest(tmp_path: Path) -> None:
-    config = SimulatorConfig(duration_s=(1.0, 1.0), short_fraction=0.0, conditions=dict.fromkeys(DEFAULT_CONDITIONS, 1.0))
+    config = SimulatorConfig(duration_s=(1.0, 1.0), short_fraction=0.0,
+                             conditions=dict.fromkeys(DEFAULT_CONDITIONS, 1.0))
     write_dataset(tmp_path / "all", 2, seed=0, config=config)
     write_dataset(tmp_path / "none", 2, seed=0, config=SimulatorConfig(duration_s=(1.0, 1.0), conditions={}))
     for entry in read_manifest(tmp_path / "all" / "manifest.csv"):

@@ -203,7 +203,8 @@ def draw_device(rng: np.random.Generator, device_id: str, family: str | None = N
         rolloff_db_per_octave=_uniform(rng, spec.rolloff_db_per_octave),
         highpass_hz=_uniform(rng, spec.highpass_hz),
         ein_db=_uniform(rng, spec.ein_db),
-        mic_noise_corner_hz=_uniform(rng, spec.mic_noise_corner_hz) if mic_kind != "white" else float(rng.uniform(20.0, 60.0)),
+        mic_noise_corner_hz=(_uniform(rng, spec.mic_noise_corner_hz) if mic_kind != "white"
+                             else float(rng.uniform(20.0, 60.0))),
         output_noise_db=_uniform(rng, spec.output_noise_db),
         wdrc=wdrc,
         compression_knee_db=_uniform(rng, spec.compression_knee_db),
@@ -235,7 +236,8 @@ def mic_noise_shape(device: DeviceProfile, freqs: np.ndarray) -> np.ndarray:
     f = np.maximum(np.asarray(freqs, dtype=np.float64), 1.0)
     shape = 1.0 + device.mic_noise_corner_hz / f
     if device.mic_noise_kind == "hump" and device.mic_hump_hz > 0:
-        shape = shape + (10.0 ** (device.mic_hump_db / 10.0) - 1.0) / (1.0 + (np.log2(f / device.mic_hump_hz) / 0.5) ** 2)
+        hump = 10.0 ** (device.mic_hump_db / 10.0) - 1.0
+        shape = shape + hump / (1.0 + (np.log2(f / device.mic_hump_hz) / 0.5) ** 2)
     return shape / (1.0 + (60.0 / f) ** 4)
 
 

@@ -151,7 +151,8 @@ class SimulatorConfig:
         for name in ("families", "foreign_families"):
             unknown = set(getattr(self, name)) - set(FAMILIES)
             if unknown or not getattr(self, name):
-                raise ValueError(f"{name} must be a non-empty subset of {', '.join(FAMILIES)}, got {getattr(self, name)}")
+                raise ValueError(f"{name} must be a non-empty subset of {', '.join(FAMILIES)}, "
+                                 f"got {getattr(self, name)}")
         if set(self.families) & set(self.foreign_families):
             raise ValueError("families and foreign_families must be disjoint (held-out families stay held out)")
         unknown = set(self.conditions) - set(DEFAULT_CONDITIONS)
@@ -347,8 +348,8 @@ def simulate_recording(config: SimulatorConfig, seed: int, split: str, index: in
         digital[first:last] += artifact
         if first:
             offset = first / sample_rate
-            events = tuple(dataclasses.replace(e, start_s=round(e.start_s + offset, 6), end_s=round(e.end_s + offset, 6))
-                           for e in events)
+            events = tuple(dataclasses.replace(e, start_s=round(e.start_s + offset, 6),
+                                               end_s=round(e.end_s + offset, 6)) for e in events)
         peak = np.max(np.abs(digital))
         if peak > analyzer.headroom:  # a loud artifact: the analyzer range goes up, ratios stay
             digital *= analyzer.headroom / peak

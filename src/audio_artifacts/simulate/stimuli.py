@@ -328,11 +328,14 @@ def _music(rng: np.random.Generator, n: int) -> np.ndarray:
     return out
 
 
-def _plain(generator: Callable[[np.random.Generator, int], np.ndarray]) -> Callable[[np.random.Generator, int], tuple[np.ndarray, Meta]]:
+Generator = Callable[[np.random.Generator, int], tuple[np.ndarray, Meta]]
+
+
+def _plain(generator: Callable[[np.random.Generator, int], np.ndarray]) -> Generator:
     return lambda rng, n: (generator(rng, n), {})
 
 
-_GENERATORS: dict[str, Callable[[np.random.Generator, int], tuple[np.ndarray, Meta]]] = {
+_GENERATORS: dict[str, Generator] = {
     "speech_like": _plain(_speech),
     "pink": _plain(lambda rng, n: _spectral_noise(rng, n, _pink_db)),
     "speech_shaped": _plain(lambda rng, n: _spectral_noise(rng, n, _speech_shape_db)),
