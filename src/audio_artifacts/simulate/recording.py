@@ -238,10 +238,10 @@ def _choice(rng: np.random.Generator, options: tuple, weights: tuple[float, ...]
 
 
 def _block_floor_db(x: np.ndarray, sample_rate: int) -> float:
-    """10th percentile of 50 ms block power, dB re 1 (the floor a level meter would show)."""
+    """10th percentile of 50 ms block variance (DC and DC steps left out), dB re 1."""
     block = max(1, int(0.05 * sample_rate))
     count = max(1, x.size // block)
-    power = np.mean(x[: count * block].reshape(count, block) ** 2, axis=1) if x.size >= block else np.mean(x**2)[None]
+    power = np.var(x[: count * block].reshape(count, block), axis=1) if x.size >= block else np.var(x)[None]
     return float(10 * np.log10(np.percentile(power, 10) + 1e-30))
 
 
@@ -378,7 +378,7 @@ def simulate_recording(config: SimulatorConfig, seed: int, split: str, index: in
     for name in ("silence_start", "silence_end"):  # exact zeros where the analyzer did not record
         if name in conditions:
             samples[(t >= conditions[name]["start_s"]) & (t < conditions[name]["end_s"])] = 0.0
-    measured = _block_floor_db(samples[first:last, 0].astype(np.float64) - samples[first:last, 0].mean(), sample_rate)
+    measured = _block_floor_db(samples[first:last, 0].astype(np.float64), sample_rate)
     return SimulatedRecording(
         recording_id=f"{split}_{index:06d}", split=split, seed_key=f"{seed}/{SPLIT_KEYS[split]}/{index}",
         device=device, stimulus=stimulus, input_level_db=level, sample_rate=sample_rate, subtype=subtype,
