@@ -86,7 +86,7 @@ FAMILIES: dict[str, FamilySpec] = {
         (100, 300), (20, 32), ("pink", "white"), (150, 600), (14, 28), (105, 118), (4, 10), (0.0, 0.1)),
     "noise_gate": FamilySpec(
         "strong expansion / noise gate (breathing floor)", 0.8, (45, 60), (1.5, 3.0), (0.002, 0.02), (0.05, 0.3),
-        1.0, (40, 55), (2.0, 4.0), (25, 40), (0.02, 0.06), (10, 22), (2000, 3300), (5000, 8000), (24, 60),
+        1.0, (40, 55), (2.0, 4.0), (25, 40), (0.05, 0.15), (10, 22), (2000, 3300), (5000, 8000), (24, 60),
         (100, 400), (18, 30), ("pink", "white"), (150, 600), (10, 22), (108, 120), (2, 4), (0.0, 0.05)),
     "bte_power": FamilySpec(
         "high-power behind-the-ear", 0.7, (50, 65), (1.5, 3.0), (0.002, 0.01), (0.05, 0.5),
@@ -103,7 +103,7 @@ FAMILIES: dict[str, FamilySpec] = {
         (600, 1500), (18, 28), ("hump",), (100, 400), (10, 20), (105, 115), (2, 4), (0.0, 0.05)),
     "cic_mems": FamilySpec(
         "completely-in-canal, MEMS microphone, very fast WDRC", 1.0, (45, 60), (2.0, 4.0), (0.0005, 0.003),
-        (0.01, 0.06), 0.8, (35, 50), (1.5, 3.0), (15, 30), (0.04, 0.1), (12, 24), (3000, 5000), (6000, 10000),
+        (0.01, 0.06), 0.8, (35, 50), (1.5, 3.0), (15, 30), (0.06, 0.12), (12, 24), (3000, 5000), (6000, 10000),
         (24, 60), (100, 300), (24, 34), ("hump", "white"), (300, 1000), (16, 30), (105, 118), (2, 6), (0.02, 0.1)),
 }
 FOREIGN_FAMILIES: tuple[str, ...] = ("open_fit", "cic_mems")
@@ -316,8 +316,7 @@ def _gain_track(device: DeviceProfile, x: np.ndarray, sample_rate: int) -> np.nd
     """Time-varying gain (linear, ``(samples,)``) of compression and expansion.
 
     Compression follows the level with the device's attack / release; the
-    expansion's detector is symmetric with its own time constant (about
-    100 ms, 20-60 ms for noise gates), as squelch detectors are, so a quiet
+    expansion's detector is symmetric with its own time constant (50-150 ms), as squelch detectors are, so a quiet
     input's noise is not pumped by its own fluctuations while a gate still
     opens and closes with speech (a breathing floor).
     """
