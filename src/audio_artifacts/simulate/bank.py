@@ -75,7 +75,7 @@ class BankClip:
         """``<engine>:<voice>`` for speech, ``<engine>:<piece>@<soundfont>:<instrument>`` for music."""
         if self.soundfont:
             return f"{self.engine}:{self.piece}@{self.soundfont}:{self.instrument}"
-        return f"{self.engine}:{self.voice or self.piece}"
+        return f"{self.engine}:{self.voice or self.piece or self.source}"
 
 
 INDEX_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(BankClip))
