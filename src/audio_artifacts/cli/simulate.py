@@ -9,12 +9,12 @@ import sys
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``simulate``."""
     parser.add_argument("out", metavar="OUT", help="output folder (audio/<split>/*.wav and manifest CSVs)")
-    parser.add_argument("--n", type=int, required=True, help="number of recordings in total")
+    parser.add_argument("--n", type=int, required=True, help="number of recordings in train+val+test (or all); --foreign comes on top")
     parser.add_argument("--seed", type=int, default=0, help="dataset seed (same seed, same files)")
     parser.add_argument("--split", action="store_true",
                         help="write train/val/test (80/10/10 %%, disjoint devices and seeds)")
     parser.add_argument("--duration", type=float, nargs=2, metavar=("MIN", "MAX"), default=(6.0, 20.0),
-                        help="recording length range in seconds (default 6 20)")
+                        help="length range of the other (not short) recordings in seconds (default 6 20)")
     parser.add_argument("--workers", type=int, default=1, help="processes (default 1)")
     parser.add_argument("--artifact-fraction", type=float, default=0.5,
                         help="share of recordings with artifacts (default 0.5)")
