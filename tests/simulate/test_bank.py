@@ -97,7 +97,7 @@ def test_a_group_in_two_split_groups_is_refused(tmp_path):
         StimulusBank.open(tmp_path / "bank")
 
 
-@pytest.mark.parametrize("sample_rate", [16000, 44100, 48000])
+@pytest.mark.parametrize("sample_rate", [16000, 44100, 48000, 96000])
 @pytest.mark.parametrize("kind", BANK_KINDS)
 def test_render_length_and_active_level(bank, kind, sample_rate):
     n = int(4.5 * sample_rate) + 7
@@ -172,4 +172,8 @@ def test_cache_is_bounded():
     for seed in range(10):
         bank.render(np.random.default_rng(seed), "music", 16000, 16000, 60.0, "all")
     assert len(bank._cache) <= 2
+    tiny = StimulusBank.open(FIXTURE, cache_mb=0.1)  # below one clip: only the latest is kept
+    for seed in range(4):
+        tiny.render(np.random.default_rng(seed), "music", 16000, 16000, 60.0, "all")
+    assert len(tiny._cache) == 1
     assert len(pickle.loads(pickle.dumps(bank))._cache) == 0

@@ -9,7 +9,8 @@ import sys
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``simulate``."""
     parser.add_argument("out", metavar="OUT", help="output folder (audio/<split>/*.wav and manifest CSVs)")
-    parser.add_argument("--n", type=int, required=True, help="number of recordings in train+val+test (or all); --foreign comes on top")
+    parser.add_argument("--n", type=int, required=True,
+                        help="number of recordings in train+val+test (or all); --foreign comes on top")
     parser.add_argument("--seed", type=int, default=0, help="dataset seed (same seed, same files)")
     parser.add_argument("--split", action="store_true",
                         help="write train/val/test (80/10/10 %%, disjoint devices and seeds)")

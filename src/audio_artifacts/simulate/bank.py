@@ -157,6 +157,16 @@ def _fade(segment: np.ndarray, sample_rate: int) -> np.ndarray:
     return out
 
 
+def _resample(samples: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
+    """float64 copy at ``rate_out`` (soxr, high quality)."""
+    import soxr
+
+    samples = np.asarray(samples, dtype=np.float64)
+    if rate_in == rate_out or samples.size == 0:
+        return samples.copy()
+    return np.asarray(soxr.resample(samples, rate_in, rate_out, quality="HQ"), dtype=np.float64)
+
+
 def _active_frames(signal: np.ndarray, sample_rate: int) -> np.ndarray:
     """Sample indices of the 20 ms frames within 35 dB of the loudest one (drops pauses)."""
     block = max(1, int(0.02 * sample_rate))
@@ -180,23 +190,30 @@ class StimulusBank:
     clips : tuple of BankClip
         Every clip of the index.
     cache_clips : int
-        How many decoded clips (per sample rate) to keep in memory.
+        How many decoded clips to keep in memory (at their own rate, float32).
+    cache_mb : float
+        Upper bound of that cache in MB (30 s at 32 kHz is 3.8 MB).
     """
 
-    def __init__(self, directory: Path, clips: tuple[BankClip, ...], cache_clips: int = 64) -> None:
+    def __init__(self, directory: Path, clips: tuple[BankClip, ...], cache_clips: int = 64,
+                 cache_mb: float = 160.0) -> None:
         if cache_clips < 1:
             raise ValueError(f"cache_clips must be at least 1, got {cache_clips}")
+        if not cache_mb > 0:
+            raise ValueError(f"cache_mb must be positive, got {cache_mb}")
         self.directory = Path(directory)
         self._clips = tuple(clips)
         self._cache_clips = int(cache_clips)
-        self._cache: OrderedDict[tuple[Path, int], np.ndarray] = OrderedDict()
+        self._cache_bytes = int(cache_mb * 1e6)
+        # Clips stay at their native rate: a 96 kHz recording must not multiply the memory.
+        self._cache: OrderedDict[Path, np.ndarray] = OrderedDict()
         present = {clip.kind for clip in self._clips}
         if sum(1 for _ in self._voices(self._clips)) >= 2:
             present.add("ists")  # interleaved at render time from the speech clips
         self.kinds: tuple[str, ...] = tuple(kind for kind in BANK_KINDS if kind in present)
 
     @classmethod
-    def open(cls, directory: str | Path, cache_clips: int = 64) -> StimulusBank:
+    def open(cls, directory: str | Path, cache_clips: int = 64, cache_mb: float = 160.0) -> StimulusBank:
         """Read and check ``directory/index.csv``.
 
         Raises
@@ -223,7 +240,7 @@ class StimulusBank:
             raise BankError(index, problems)
         if not clips:
             raise BankError(index, ["the index lists no clips"])
-        return cls(directory, tuple(clips), cache_clips)
+        return cls(directory, tuple(clips), cache_clips, cache_mb)
 
     # -- pickling: workers get the index, not the decoded audio
     def __getstate__(self) -> dict[str, Any]:
@@ -263,21 +280,21 @@ class StimulusBank:
                 voices.setdefault(clip.group, []).append(clip)
         return voices
 
-    def _load(self, clip: BankClip, sample_rate: int) -> np.ndarray:
-        """The clip as mono float32 at ``sample_rate`` (cached)."""
+    def _load(self, clip: BankClip) -> np.ndarray:
+        """The clip as mono float32 at ``clip.sample_rate`` (cached, least recently used out first)."""
         from audio_artifacts.audio import AudioConfig, load_audio
 
-        key = (clip.path, sample_rate)
-        cached = self._cache.get(key)
+        cached = self._cache.get(clip.path)
         if cached is not None:
-            self._cache.move_to_end(key)
+            self._cache.move_to_end(clip.path)
             return cached
         try:
-            samples = load_audio(clip.path, AudioConfig(sample_rate=sample_rate))
+            samples = load_audio(clip.path, AudioConfig(sample_rate=clip.sample_rate))
         except AudioLoadError as exc:
             raise BankError(self.directory, [f"clip {exc.path}: {exc.reason}"]) from None
-        self._cache[key] = samples
-        while len(self._cache) > self._cache_clips:
+        self._cache[clip.path] = samples
+        while len(self._cache) > 1 and (len(self._cache) > self._cache_clips
+                                        or sum(a.nbytes for a in self._cache.values()) > self._cache_bytes):
             self._cache.popitem(last=False)
         return samples
 
@@ -297,13 +314,14 @@ class StimulusBank:
         t = 0
         while t < n_samples:
             clip = self._draw(rng, pool)
-            samples = self._load(clip, sample_rate)
+            samples = self._load(clip)
             need = n_samples - t
-            if samples.size > need:
-                start = int(rng.integers(samples.size - need + 1))
+            need_native = int(np.ceil(need * clip.sample_rate / sample_rate))
+            if samples.size > need_native:
+                start = int(rng.integers(samples.size - need_native + 1))
             else:  # shorter than what is left: start anywhere in its first half
                 start = int(rng.integers(samples.size // 2 + 1))
-            segment = samples[start: start + need]
+            segment = _resample(samples[start: start + need_native], clip.sample_rate, sample_rate)[:need]
             out[t: t + segment.size] = _fade(segment, sample_rate)
             used.append(clip)
             t += segment.size + int(rng.uniform(*GAP_S) * sample_rate)
@@ -324,8 +342,8 @@ class StimulusBank:
         used: list[BankClip] = []
         for name in chosen:
             clip = voices[name][int(rng.integers(len(voices[name])))]
-            samples = self._load(clip, sample_rate)
-            speech = samples[_active_frames(samples, sample_rate)].astype(np.float64)
+            samples = self._load(clip)
+            speech = _resample(samples[_active_frames(samples, clip.sample_rate)], clip.sample_rate, sample_rate)
             rms = float(np.sqrt(np.mean(speech ** 2))) if speech.size else 0.0
             if rms > 0:
                 streams.append(speech / rms)  # equal level per talker, as in the ISTS
