@@ -46,3 +46,13 @@ class ModelDirError(AudioArtifactsError):
 
 class ExportError(AudioArtifactsError):
     """Export to ONNX failed or the exported model disagrees with PyTorch."""
+
+
+class BankError(AudioArtifactsError):
+    """A stimulus bank (its folder, ``index.csv`` or clips) has problems; all are listed at once."""
+
+    def __init__(self, source: str | Path, problems: list[str]) -> None:
+        self.source = str(source)
+        self.problems = list(problems)
+        listing = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"{self.source}: {len(self.problems)} problem(s)\n{listing}")

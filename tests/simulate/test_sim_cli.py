@@ -12,7 +12,7 @@ from audio_artifacts.data.manifest import read_manifest
 
 def test_cli_writes_split_dataset(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "sim"
-    code = main(["simulate", str(out), "--n", "6", "--seed", "5", "--split", "--duration", "1", "2",
+    code = main(["simulate", str(out), "--n", "6", "--seed", "5", "--split", "--duration", "1", "2", "--short-fraction", "0",
                  "--artifact-fraction", "1.0", "--quiet"])
     assert code == 0
     printed = capsys.readouterr().out

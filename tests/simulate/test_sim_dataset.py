@@ -99,7 +99,7 @@ def test_recording_is_reproducible_alone_from_its_seed_key() -> None:
 
 def test_analyzer_side_varies_rates_channels_formats_and_dc() -> None:
     analyzer = AnalyzerConfig(dc_probability=1.0, stereo_probability=0.5)
-    config = SimulatorConfig(duration_s=(1.0, 1.5), analyzer=analyzer)
+    config = SimulatorConfig(duration_s=(1.0, 1.5), analyzer=analyzer, conditions={})  # conditions: own tests
     recordings = [simulate_recording(config, 0, "all", i, 4) for i in range(24)]
     assert len({r.sample_rate for r in recordings}) >= 4
     assert {r.samples.shape[1] for r in recordings} == {1, 2}
@@ -132,3 +132,17 @@ def test_bad_arguments_are_value_errors(tmp_path: Path) -> None:
         SimulatorConfig(artifact_fraction=1.5)
     with pytest.raises(ValueError, match="unknown split"):
         simulate_recording(SHORT, 0, "dev", 0, 1)
+
+
+def test_recording_level_puts_the_floor_anywhere_from_minus_120_to_minus_20_dbfs() -> None:
+    config = SimulatorConfig(duration_s=(1.0, 1.0), short_fraction=0.0, artifact_fraction=0.0, conditions={},
+                             stimuli=("quiet",), stimulus_weights=(1.0,))
+    recordings = [simulate_recording(config, 7, "all", i, 8) for i in range(24)]
+    floors = np.array([r.analyzer["floor_dbfs"] for r in recordings])
+    assert floors.min() < -85.0 and floors.max() > -45.0 and floors.max() < -15.0
+    assert {r.sample_rate for r in recordings} - {16000, 22050, 24000, 32000, 44100, 48000, 96000}  # 8 / 11.025 / 88.2 kHz
+    for r in recordings:
+        if r.subtype == "PCM_16":
+            assert r.analyzer["floor_dbfs"] > -100.0  # above the dithered 16-bit LSB
+        else:
+            assert r.analyzer["dither"] == "none"

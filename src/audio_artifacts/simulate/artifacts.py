@@ -208,6 +208,8 @@ def sample_artifact(
     if not source.intervals and intermittent:  # e.g. blocks shorter than one tick period
         intermittent = False
         source = GENERATORS[artifact_type](rng, n_samples, sample_rate, [(0, n_samples)], floor)
+    if not source.intervals:  # nothing fits (e.g. a click longer than the recording): no artifact, no label
+        return np.zeros(n_samples, dtype=np.float32), ()
     signal, band = _scale_to_floor(source, floor, sample_rate, level_db)
     params = {k: _round(v) for k, v in source.params.items()}
     params.update({"level_band_hz": _round(list(band)), "impulsive": source.impulsive,
@@ -226,11 +228,14 @@ def sample_artifacts(
     sample_rate: int,
     floor: FloorSpectrum | np.ndarray,
     config: ArtifactConfig | None = None,
+    *,
+    first_type: str | None = None,
 ) -> tuple[np.ndarray, tuple[ArtifactEvent, ...]]:
     """One or more different artifacts (``config.count_probabilities``), summed.
 
     Same parameters and returns as ``sample_artifact``; events of all types,
-    sorted by start time.
+    sorted by start time. ``first_type`` is tried first (a hard positive: the
+    artifact that looks like the stimulus), then the drawn types.
     """
     config = config or ArtifactConfig()
     if not isinstance(floor, FloorSpectrum):
@@ -238,12 +243,23 @@ def sample_artifacts(
     names = [k for k in ARTIFACT_TYPES if config.weights.get(k, 0.0) > 0]
     count = min(len(names), 1 + int(rng.choice(len(config.count_probabilities), p=config.count_probabilities)))
     weights = np.array([config.weights[k] for k in names])
-    chosen = rng.choice(names, size=count, replace=False, p=weights / weights.sum())
+    # A random order of all types; the first ``count`` that produce events are used (a type that
+    # cannot sound in a very short recording gives way to the next), so labels stay truthful.
+    order = [str(k) for k in rng.choice(names, size=len(names), replace=False, p=weights / weights.sum())]
+    if first_type is not None:
+        if first_type not in GENERATORS:
+            raise ValueError(f"unknown artifact type {first_type!r}; known: {', '.join(ARTIFACT_TYPES)}")
+        order = [first_type] + [k for k in order if k != first_type]
     total = np.zeros(n_samples, dtype=np.float32)
     events: list[ArtifactEvent] = []
-    for name in chosen:
+    used = 0
+    for name in order:
+        if used == count:
+            break
         signal, new_events = sample_artifact(rng, n_samples, sample_rate, floor, artifact_type=str(name),
                                              config=config)
-        total += signal
-        events.extend(new_events)
+        if new_events:
+            total += signal
+            events.extend(new_events)
+            used += 1
     return total, tuple(sorted(events, key=lambda e: (e.start_s, e.type)))

@@ -5,6 +5,8 @@ Layout::
     OUT/audio/<split>/<split>_<index>.wav
     OUT/train.csv, OUT/val.csv, OUT/test.csv   (with splits)
     OUT/manifest.csv                           (without; split "all")
+    OUT/foreign.csv                            (with ``foreign``: held-out device
+                                                families and bank groups, own seeds)
 
 Each recording is made from its own seed (see ``recording.py``), so the
 files do not depend on the number of workers.
@@ -53,15 +55,35 @@ class DatasetSummary:
         return sum(self.counts.values()) / max(self.wall_seconds, 1e-9)
 
 
-def split_counts(n: int, split: bool) -> dict[str, int]:
-    """Recordings per split: 80 / 10 / 10 % (at least one each when n >= 3), or all in ``all``."""
+def split_counts(n: int, split: bool, foreign: int = 0) -> dict[str, int]:
+    """Recordings per split: 80 / 10 / 10 % (at least one each when n >= 3), or all in ``all``;
+    plus ``foreign`` recordings in the foreign split when ``foreign > 0``."""
+    if foreign < 0:
+        raise ValueError(f"foreign must be >= 0, got {foreign}")
     if not split:
-        return {"all": n}
-    if n < 3:
-        raise ValueError(f"--split needs at least 3 recordings, got {n}")
-    val = max(1, int(round(n * SPLIT_FRACTIONS["val"])))
-    test = max(1, int(round(n * SPLIT_FRACTIONS["test"])))
-    return {"train": n - val - test, "val": val, "test": test}
+        counts = {"all": n}
+    else:
+        if n < 3:
+            raise ValueError(f"--split needs at least 3 recordings, got {n}")
+        val = max(1, int(round(n * SPLIT_FRACTIONS["val"])))
+        test = max(1, int(round(n * SPLIT_FRACTIONS["test"])))
+        counts = {"train": n - val - test, "val": val, "test": test}
+    if foreign:
+        counts["foreign"] = foreign
+    return counts
+
+
+def _compact(meta: dict) -> dict:
+    """The stimulus parameters worth a manifest cell: long lists (tone steps, onsets) become their length."""
+    out = {}
+    for key, value in meta.items():
+        if key == "stimulus_source":
+            continue
+        if isinstance(value, (list, tuple)) and len(value) > 8:
+            out[f"n_{key}"] = len(value)
+        else:
+            out[key] = value
+    return out
 
 
 def _make_one(task: _Task) -> RecordingEntry:
@@ -78,6 +100,9 @@ def _make_one(task: _Task) -> RecordingEntry:
             "split": recording.split,
             "device": recording.device.device_id,
             "stimulus": recording.stimulus,
+            "family": recording.device.family,
+            "stimulus_source": recording.stimulus_source,
+            "conditions": recording.condition_names,
             "input_level_db": "" if recording.input_level_db is None else f"{recording.input_level_db:g}",
             "sample_rate": str(recording.sample_rate),
             "channels": str(recording.samples.shape[1]),
@@ -85,6 +110,7 @@ def _make_one(task: _Task) -> RecordingEntry:
             "duration_s": f"{duration:.6f}",
             "seed": recording.seed_key,
             "analyzer": json.dumps(recording.analyzer, sort_keys=True),
+            "stimulus_params": json.dumps(_compact(recording.stimulus_meta), sort_keys=True),
         },
     )
 
@@ -96,6 +122,7 @@ def write_dataset(
     config: SimulatorConfig | None = None,
     *,
     split: bool = False,
+    foreign: int = 0,
     workers: int = 1,
     progress: Callable[[int, int], None] | None = None,
 ) -> DatasetSummary:
@@ -112,6 +139,10 @@ def write_dataset(
     config : SimulatorConfig, optional
     split : bool
         Write train / val / test (80 / 10 / 10 %, disjoint devices and seeds).
+    foreign : int
+        Also write this many recordings to ``foreign.csv`` / ``audio/foreign``:
+        devices only from ``config.foreign_families``, bank clips only from the
+        bank's foreign groups, seeds of their own (not counted in ``n``).
     workers : int
         Processes; 1 runs in this process.
     progress : callable, optional
@@ -126,7 +157,7 @@ def write_dataset(
     config = config or SimulatorConfig()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    counts = split_counts(n, split)
+    counts = split_counts(n, split, foreign)
     tasks = [
         _Task(str(out), config, seed, name, index, max(1, int(np.ceil(count / config.recordings_per_device))))
         for name, count in counts.items() for index in range(count)

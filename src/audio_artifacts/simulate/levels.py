@@ -134,9 +134,14 @@ def estimate_floor(signal: np.ndarray, sample_rate: int) -> FloorSpectrum:
     Returns
     -------
     FloorSpectrum
-        Per-bin 20th percentile of the frame powers, bias-corrected.
+        Per-bin 20th percentile of the frame powers, bias-corrected; frames
+        of digital silence (exact zeros) are left out.
     """
     powers = frame_powers(signal, sample_rate)
+    # Digitally silent frames (an analyzer that started late, stopped early) are no floor.
+    sounding = powers.sum(axis=1) > 1e-24 * powers.shape[1]
+    if sounding.sum() >= 2:
+        powers = powers[sounding]
     floor = np.percentile(powers, _PERCENTILE, axis=0) / _PERCENTILE_BIAS
     # A digitally silent band must not give an infinite ratio.
     floor = np.maximum(floor, 1e-20)

@@ -148,7 +148,10 @@ def _impulses(rng: np.random.Generator, n: int, sample_rate: int, blocks: Blocks
     signal = np.zeros(n)
     spans: Blocks = []
     for start, end in blocks:
-        t = start + int(rng.uniform(0, period_s) * sample_rate)
+        # The train's phase is uniform, but within a block shorter than one period the
+        # first pulse is placed where it fits, so a short recording still holds one.
+        room = max(0.0, (end - start - shape.size) / sample_rate)
+        t = start + int(rng.uniform(0, min(period_s, room) if room > 0 else 0.0) * sample_rate)
         first = last = None
         while t + shape.size <= end:
             signal[t:t + shape.size] += shape * rng.uniform(0.85, 1.0)
@@ -195,6 +198,9 @@ def thumps(rng: np.random.Generator, n: int, sample_rate: int, blocks: Blocks, f
 def noise_am(rng: np.random.Generator, n: int, sample_rate: int, blocks: Blocks, floor: FloorSpectrum) -> Source:
     """Radio activity gating the noise floor: floor-shaped band noise switched at 1.5-12 Hz."""
     rate = float(rng.uniform(1.5, 12.0))
+    # Every block holds at least one full gating period (short recordings, short blocks).
+    shortest = min(end - start for start, end in blocks) / sample_rate
+    rate = float(min(max(rate, 1.05 / max(shortest, 1e-3)), 0.25 * sample_rate))
     duty = float(rng.uniform(0.2, 0.6))
     low = float(np.exp(rng.uniform(np.log(100.0), np.log(1000.0))))
     high = float(_top(sample_rate, np.exp(rng.uniform(np.log(2000.0), np.log(8000.0)))))

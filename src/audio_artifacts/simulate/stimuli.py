@@ -1,13 +1,27 @@
-"""Test-box input signals: quiet, speech-like, noises, tones, sweeps, music-like.
+"""Test-box input signals: quiet, speech- and music-like, noises, tones, sweeps,
+and hard negatives (stationary lines, gated noise, pulses, pumping, breathing).
 
-Every stimulus is synthesised at ``SYNTH_RATE`` (content up to 12 kHz, above
-every simulated receiver's roll-off), resampled to the recording's rate and
-scaled to its input level in dB SPL (RMS over the active parts), in pascal.
+Every synthetic stimulus is synthesised at ``SYNTH_RATE`` (content up to
+12 kHz, above every simulated receiver's roll-off), resampled to the
+recording's rate and scaled to its input level in dB SPL (RMS over the
+active parts), in pascal. With a stimulus bank (``simulate.bank``) the kinds
+``BANK_KINDS`` come from real recordings instead. The synthetic speech- and
+music-like generators are called ``speech_like`` and ``music_like``;
+``speech`` and ``music`` name the bank's recorded kinds (``make_stimulus``
+without a bank still accepts them as aliases of the synthetic ones).
+
+Hard negatives on purpose: things a test system plays that look like device
+artifacts but come from the input: stepped tones and multitones (stationary
+lines for seconds), slow sweeps, gated noise (sharp onsets), sustained
+vibrato notes, rhythmic pulses (metronome ticks, kick drums), loud/soft
+alternation (pumping through fast WDRC) and low-level intermittent input
+near the expansion knee (breathing).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import soxr
@@ -16,10 +30,29 @@ from scipy.signal import lfilter
 from audio_artifacts.simulate.device import P_REF
 
 SYNTH_RATE = 24000
-STIMULI: tuple[str, ...] = ("quiet", "speech", "pink", "speech_shaped", "modulated", "tones", "sweep", "music")
-# Quiet (internal-noise measurement) is the most common test condition.
-STIMULUS_WEIGHTS: tuple[float, ...] = (0.45, 0.15, 0.06, 0.06, 0.08, 0.07, 0.05, 0.08)
-INPUT_LEVELS_DB: tuple[float, ...] = (50.0, 55.0, 60.0, 65.0, 70.0, 75.0, 80.0)
+# Kinds a stimulus bank provides (audio_artifacts.simulate.bank.BANK_KINDS); speech = recorded human.
+BANK_KINDS: tuple[str, ...] = ("speech", "speech_synth", "ists", "music", "everyday")
+STIMULI: tuple[str, ...] = (
+    "quiet", "speech_like", "pink", "speech_shaped", "modulated", "tones", "sweep", "multitone",
+    "gated_noise", "vibrato", "pulses", "music_like", "pumping", "breathing",
+)
+# Quiet (internal-noise measurement) is still the most common test condition.
+STIMULUS_WEIGHTS: tuple[float, ...] = (
+    0.30, 0.10, 0.04, 0.04, 0.06, 0.07, 0.05, 0.05, 0.05, 0.04, 0.05, 0.07, 0.04, 0.04,
+)
+# With a bank: real speech and music well represented, the synthetic kinds kept as hard negatives.
+BANK_STIMULI: tuple[str, ...] = ("quiet",) + BANK_KINDS + STIMULI[1:]
+BANK_STIMULUS_WEIGHTS: tuple[float, ...] = (
+    0.27, 0.12, 0.04, 0.05, 0.10, 0.05,
+    0.03, 0.03, 0.03, 0.03, 0.05, 0.03, 0.03, 0.03, 0.02, 0.03, 0.02, 0.02, 0.02,
+)
+ALL_STIMULI: tuple[str, ...] = BANK_STIMULI
+ALIASES: dict[str, str] = {"speech": "speech_like", "music": "music_like"}  # without a bank
+INPUT_LEVELS_DB: tuple[float, ...] = (50.0, 55.0, 60.0, 65.0, 70.0, 75.0, 80.0, 85.0, 90.0)
+# Breathing needs an input near the expansion kneepoint.
+KIND_LEVELS_DB: dict[str, tuple[float, ...]] = {"breathing": (35.0, 40.0, 45.0, 50.0, 55.0)}
+
+Meta = dict[str, Any]
 
 
 def _spectral_noise(rng: np.random.Generator, n: int, shape_db: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
@@ -103,37 +136,168 @@ def _modulated(rng: np.random.Generator, n: int) -> np.ndarray:
     return out
 
 
-def _tones(rng: np.random.Generator, n: int) -> np.ndarray:
-    """A sequence of short pure tones at random frequencies with 10 ms ramps."""
-    out = np.zeros(n)
-    t = 0
-    while t < n:
-        length = int(rng.uniform(0.2, 1.2) * SYNTH_RATE)
-        end = min(n, t + length)
-        freq = float(np.exp(rng.uniform(np.log(200.0), np.log(6000.0))))
-        k = np.arange(end - t)
-        ramp = np.minimum(1.0, np.minimum(k, end - t - k) / (0.01 * SYNTH_RATE))
-        out[t:end] = np.sin(2 * np.pi * freq * k / SYNTH_RATE) * ramp * rng.uniform(0.5, 1.0)
-        t = end + int(rng.uniform(0.0, 0.3) * SYNTH_RATE)
-    return out
+def _ramp(n: int, ramp_s: float) -> np.ndarray:
+    k = np.arange(n)
+    r = max(1.0, ramp_s * SYNTH_RATE)
+    return np.minimum(1.0, np.minimum(k + 0.5, n - k - 0.5) / r)
 
 
-def _sweep(rng: np.random.Generator, n: int) -> np.ndarray:
-    """Repeated logarithmic sweeps between 100 Hz and 8 kHz (up or down)."""
+def _tones(rng: np.random.Generator, n: int) -> tuple[np.ndarray, Meta]:
+    """Stepped pure tones of many durations (0.2-5 s per step): stationary lines for seconds."""
+    out = np.zeros(n)
+    steps = []
+    t = 0
+    ramp = float(rng.choice([0.002, 0.01, 0.02]))
+    while t < n:
+        length = int(np.exp(rng.uniform(np.log(0.2), np.log(5.0))) * SYNTH_RATE)
+        end = min(n, t + length)
+        freq = float(np.exp(rng.uniform(np.log(125.0), np.log(8000.0))))
+        out[t:end] = np.sin(2 * np.pi * freq * np.arange(end - t) / SYNTH_RATE) * _ramp(end - t, ramp) \
+            * rng.uniform(0.5, 1.0)
+        steps.append([round(t / SYNTH_RATE, 4), round(end / SYNTH_RATE, 4), round(freq, 2)])
+        t = end + int(rng.choice([0.0, rng.uniform(0.0, 0.3)]) * SYNTH_RATE)
+    return out, {"steps": steps}
+
+
+def _sweep(rng: np.random.Generator, n: int) -> tuple[np.ndarray, Meta]:
+    """Logarithmic sweeps, fast (1 s) to slow (20 s), full range or a part of it, up or down."""
     out = np.zeros(n)
     t = 0
+    durations = []
     while t < n:
-        length = int(rng.uniform(1.0, 6.0) * SYNTH_RATE)
+        duration = float(np.exp(rng.uniform(np.log(1.0), np.log(20.0))))
+        length = int(duration * SYNTH_RATE)
         end = min(n, t + length)
-        f_lo, f_hi = (100.0, 8000.0) if rng.random() < 0.7 else (8000.0, 100.0)
+        if rng.random() < 0.6:
+            f_lo, f_hi = 100.0, 8000.0
+        else:
+            f_lo = float(np.exp(rng.uniform(np.log(100.0), np.log(2000.0))))
+            f_hi = float(min(10000.0, f_lo * np.exp(rng.uniform(np.log(2.0), np.log(16.0)))))
+        if rng.random() < 0.3:
+            f_lo, f_hi = f_hi, f_lo
         tau = np.arange(end - t) / SYNTH_RATE
-        duration = length / SYNTH_RATE
         rate = np.log(f_hi / f_lo) / duration
         phase = 2 * np.pi * f_lo * (np.exp(rate * tau) - 1.0) / rate
-        ramp = np.minimum(1.0, np.minimum(tau, tau[-1] - tau) / 0.01)
-        out[t:end] = np.sin(phase) * ramp
+        out[t:end] = np.sin(phase) * _ramp(end - t, 0.01)
+        durations.append(round(duration, 3))
         t = end + int(rng.uniform(0.05, 0.5) * SYNTH_RATE)
-    return out
+    return out, {"sweep_s": durations}
+
+
+def _multitone(rng: np.random.Generator, n: int) -> tuple[np.ndarray, Meta]:
+    """2-8 stationary tones at once (harmonic or scattered), held for the whole stimulus or in blocks."""
+    out = np.zeros(n)
+    t = 0
+    k = np.arange(n) / SYNTH_RATE
+    blocks = []
+    hold = float(rng.choice([1e9, np.exp(rng.uniform(np.log(1.0), np.log(10.0)))]))
+    while t < n:
+        end = min(n, t + int(min(hold, n / SYNTH_RATE + 1) * SYNTH_RATE))
+        count = int(rng.integers(2, 9))
+        if rng.random() < 0.5:
+            f0 = float(np.exp(rng.uniform(np.log(100.0), np.log(1000.0))))
+            freqs = [f0 * h for h in range(1, count + 1) if f0 * h < 10000.0]
+        else:
+            freqs = sorted(float(f) for f in np.exp(rng.uniform(np.log(125.0), np.log(8000.0), count)))
+        tone = sum(rng.uniform(0.3, 1.0) * np.sin(2 * np.pi * f * k[: end - t] + rng.uniform(0, 2 * np.pi))
+                   for f in freqs)
+        out[t:end] = tone * _ramp(end - t, 0.01)
+        blocks.append([round(t / SYNTH_RATE, 4), round(end / SYNTH_RATE, 4), [round(f, 2) for f in freqs]])
+        t = end
+    return out, {"blocks": blocks}
+
+
+def _gated_noise(rng: np.random.Generator, n: int) -> tuple[np.ndarray, Meta]:
+    """Noise bursts with sharp on/off (rise 0-1 ms): broadband impulses at every onset."""
+    shape = [_pink_db, _speech_shape_db, lambda f: np.zeros_like(f)][int(rng.integers(3))]
+    noise = _spectral_noise(rng, n, shape)
+    gate = np.zeros(n)
+    rise = float(rng.choice([0.0, rng.uniform(0.0002, 0.001)]))
+    onsets = []
+    t = int(rng.uniform(0.0, 0.3) * SYNTH_RATE)
+    while t < n:
+        length = int(np.exp(rng.uniform(np.log(0.05), np.log(2.0))) * SYNTH_RATE)
+        end = min(n, t + length)
+        gate[t:end] = _ramp(end - t, rise) if rise > 0 else 1.0
+        onsets.append(round(t / SYNTH_RATE, 4))
+        t = end + int(np.exp(rng.uniform(np.log(0.05), np.log(2.0))) * SYNTH_RATE)
+    return noise * gate, {"onsets_s": onsets, "rise_s": rise}
+
+
+def _vibrato(rng: np.random.Generator, n: int) -> tuple[np.ndarray, Meta]:
+    """Sustained harmonic notes (0.5-5 s) with vibrato (4-7 Hz, 0-2 %) and slight tremolo."""
+    out = np.zeros(n)
+    t = 0
+    rate = float(rng.uniform(4.0, 7.0))
+    depth = float(rng.choice([0.0, rng.uniform(0.003, 0.02)]))
+    while t < n:
+        length = int(rng.uniform(0.5, 5.0) * SYNTH_RATE)
+        end = min(n, t + length)
+        k = np.arange(end - t) / SYNTH_RATE
+        f0 = float(np.exp(rng.uniform(np.log(110.0), np.log(1000.0))))
+        inst = 1.0 + depth * np.sin(2 * np.pi * rate * k + rng.uniform(0, 2 * np.pi))
+        phase = 2 * np.pi * f0 * np.cumsum(inst) / SYNTH_RATE
+        harmonics = int(rng.integers(1, 8))
+        tone = sum(np.sin(h * phase) / h ** rng.uniform(0.8, 2.0) for h in range(1, harmonics + 1)
+                   if h * f0 * (1 + depth) < 10000.0)
+        tremolo = 1.0 + rng.uniform(0.0, 0.15) * np.sin(2 * np.pi * rate * k)
+        out[t:end] = tone * tremolo * _ramp(end - t, rng.uniform(0.01, 0.1))
+        t = end + int(rng.uniform(0.0, 0.2) * SYNTH_RATE)
+    return out, {"vibrato_hz": rate, "vibrato_depth": depth}
+
+
+def _pulses(rng: np.random.Generator, n: int) -> tuple[np.ndarray, Meta]:
+    """Rhythmic pulses: metronome ticks (woodblock 1-5 kHz) or kick drums (50-120 Hz), 0.2-1.5 s period."""
+    kind = str(rng.choice(["metronome", "kick", "mixed"]))
+    period = float(np.exp(rng.uniform(np.log(0.2), np.log(1.5))))
+    out = np.zeros(n)
+    onsets = []
+    t = rng.uniform(0.0, period)
+    beat = 0
+    while int(t * SYNTH_RATE) < n:
+        start = int(t * SYNTH_RATE)
+        use_kick = kind == "kick" or (kind == "mixed" and beat % 2 == 0)
+        if use_kick:
+            decay, freq = rng.uniform(0.03, 0.15), rng.uniform(50.0, 120.0)
+        else:
+            decay, freq = rng.uniform(0.003, 0.02), rng.uniform(1000.0, 5000.0)
+        k = np.arange(min(n - start, int(6 * decay * SYNTH_RATE) + 1)) / SYNTH_RATE
+        sweep = freq * (1.0 + (1.5 if use_kick else 0.0) * np.exp(-k / 0.01))
+        hit = np.sin(2 * np.pi * np.cumsum(sweep) / SYNTH_RATE) * np.exp(-k / decay)
+        accent = 1.0 if beat % 4 == 0 else rng.uniform(0.5, 0.9)
+        out[start:start + k.size] += hit * accent
+        onsets.append(round(t, 4))
+        beat += 1
+        t += period * (1.0 + rng.normal(0.0, 0.003))
+    return out, {"pulse_kind": kind, "period_s": period, "onsets_s": onsets[:64]}
+
+
+def _pumping(rng: np.random.Generator, n: int) -> tuple[np.ndarray, Meta]:
+    """Loud / soft alternation (15-30 dB, 0.1-1.5 s segments): pumps a fast WDRC."""
+    base = _spectral_noise(rng, n, _speech_shape_db) if rng.random() < 0.6 else _music(rng, n)
+    drop = float(rng.uniform(15.0, 30.0))
+    envelope = np.zeros(n)
+    t = 0
+    loud = bool(rng.random() < 0.5)
+    while t < n:
+        end = min(n, t + int(rng.uniform(0.1, 1.5) * SYNTH_RATE))
+        envelope[t:end] = 1.0 if loud else 10.0 ** (-drop / 20.0)
+        loud = not loud
+        t = end
+    envelope = lfilter([0.02], [1.0, -0.98], envelope, zi=[0.98 * envelope[0]])[0]  # ~2 ms edges
+    return base * envelope, {"drop_db": drop}
+
+
+def _breathing(rng: np.random.Generator, n: int) -> tuple[np.ndarray, Meta]:
+    """Low-level speech-like input with long pauses: opens and closes an expander / noise gate."""
+    source = _speech(rng, n) if rng.random() < 0.6 else _modulated(rng, n)
+    gate = np.zeros(n)
+    t = 0
+    while t < n:
+        end = min(n, t + int(rng.uniform(0.3, 2.0) * SYNTH_RATE))
+        gate[t:end] = _ramp(end - t, 0.02)
+        t = end + int(rng.uniform(0.3, 2.0) * SYNTH_RATE)
+    return source * gate, {}
 
 
 def _music(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -164,57 +328,103 @@ def _music(rng: np.random.Generator, n: int) -> np.ndarray:
     return out
 
 
-_GENERATORS: dict[str, Callable[[np.random.Generator, int], np.ndarray]] = {
-    "speech": _speech,
-    "pink": lambda rng, n: _spectral_noise(rng, n, _pink_db),
-    "speech_shaped": lambda rng, n: _spectral_noise(rng, n, _speech_shape_db),
-    "modulated": _modulated,
+Generator = Callable[[np.random.Generator, int], tuple[np.ndarray, Meta]]
+
+
+def _plain(generator: Callable[[np.random.Generator, int], np.ndarray]) -> Generator:
+    return lambda rng, n: (generator(rng, n), {})
+
+
+_GENERATORS: dict[str, Generator] = {
+    "speech_like": _plain(_speech),
+    "pink": _plain(lambda rng, n: _spectral_noise(rng, n, _pink_db)),
+    "speech_shaped": _plain(lambda rng, n: _spectral_noise(rng, n, _speech_shape_db)),
+    "modulated": _plain(_modulated),
     "tones": _tones,
     "sweep": _sweep,
-    "music": _music,
+    "multitone": _multitone,
+    "gated_noise": _gated_noise,
+    "vibrato": _vibrato,
+    "pulses": _pulses,
+    "music_like": _plain(_music),
+    "pumping": _pumping,
+    "breathing": _breathing,
 }
+HARD_NEGATIVES: tuple[str, ...] = ("tones", "sweep", "multitone", "gated_noise", "vibrato", "pulses", "pumping",
+                                   "breathing")
 
 
 def active_rms(signal: np.ndarray, sample_rate: int) -> float:
     """RMS over the 50 ms frames within 30 dB of the loudest one (the speech-level convention)."""
     block = max(1, int(0.05 * sample_rate))
     count = max(1, signal.size // block)
+    if signal.size < block:
+        return float(np.sqrt(np.mean(signal**2))) if signal.size else 0.0
     power = np.mean(signal[: count * block].reshape(count, block) ** 2, axis=1)
     active = power >= power.max() * 1e-3
     return float(np.sqrt(np.mean(power[active]))) if power.max() > 0 else 0.0
 
 
-def make_stimulus(rng: np.random.Generator, kind: str, n_samples: int, sample_rate: int,
-                  level_db: float) -> np.ndarray | None:
-    """One input stimulus.
+def render_stimulus(rng: np.random.Generator, kind: str, n_samples: int, sample_rate: int, level_db: float,
+                    *, bank: Any = None, split: str = "all") -> tuple[np.ndarray | None, Meta]:
+    """One input stimulus and what was drawn for it.
 
     Parameters
     ----------
     rng : numpy.random.Generator
     kind : str
-        One of ``STIMULI``.
-    n_samples : int
-        Length at ``sample_rate``.
-    sample_rate : int
-        Hz of the recording.
+        ``"quiet"``, one of the synthetic ``STIMULI`` or, with ``bank``, one of
+        its kinds (``BANK_KINDS``). Without a bank ``speech`` / ``music`` mean
+        ``speech_like`` / ``music_like``.
+    n_samples, sample_rate : int
+        Length and rate of the recording.
     level_db : float
         Input level, dB SPL (RMS over the active parts).
+    bank : simulate.bank.StimulusBank, optional
+        Source of the real-sound kinds.
+    split : str
+        Which of the bank's clip groups to use (``train``, ``val``, ``test``,
+        ``foreign`` or ``all``).
+
+    Returns
+    -------
+    signal : numpy.ndarray or None
+        ``(n_samples,)`` float64 pressure in Pa; None for ``"quiet"``.
+    meta : dict
+        ``stimulus_source`` (``synthetic``, ``none`` or the bank's source), the
+        bank's ``clips``, and kind-specific parameters in seconds (tone steps,
+        burst onsets, pulse period ...).
+    """
+    if kind == "quiet":
+        return None, {"stimulus_source": "none"}
+    if bank is not None and kind in BANK_KINDS:
+        if kind not in bank.kinds:
+            raise ValueError(f"the stimulus bank has no {kind!r} clips (it has {', '.join(bank.kinds)})")
+        signal, meta = bank.render(rng, kind, n_samples, sample_rate, level_db, split)
+        return np.asarray(signal, dtype=np.float64), dict(meta)
+    kind = ALIASES.get(kind, kind) if bank is None else kind
+    if kind not in _GENERATORS:
+        raise ValueError(f"unknown stimulus {kind!r}; choose one of {', '.join(STIMULI)}"
+                         + ("" if bank is not None else " (bank kinds need a stimulus bank)"))
+    n_synth = int(np.ceil(n_samples * SYNTH_RATE / sample_rate)) + 16
+    signal, meta = _GENERATORS[kind](rng, n_synth)
+    meta = {"stimulus_source": "synthetic", **meta}
+    if sample_rate != SYNTH_RATE:
+        signal = soxr.resample(signal, SYNTH_RATE, sample_rate, quality="HQ")
+    signal = np.resize(signal, n_samples) if signal.size < n_samples else signal[:n_samples]
+    rms = active_rms(signal, sample_rate)
+    if rms <= 0:
+        return np.zeros(n_samples), meta
+    return signal * (P_REF * 10.0 ** (level_db / 20.0) / rms), meta
+
+
+def make_stimulus(rng: np.random.Generator, kind: str, n_samples: int, sample_rate: int,
+                  level_db: float) -> np.ndarray | None:
+    """One synthetic input stimulus (see ``render_stimulus``; ``speech`` / ``music`` are the synthetic ones).
 
     Returns
     -------
     numpy.ndarray or None
         ``(n_samples,)`` float64 pressure in Pa; None for ``"quiet"``.
     """
-    if kind == "quiet":
-        return None
-    if kind not in _GENERATORS:
-        raise ValueError(f"unknown stimulus {kind!r}; choose one of {', '.join(STIMULI)}")
-    n_synth = int(np.ceil(n_samples * SYNTH_RATE / sample_rate)) + 16
-    signal = _GENERATORS[kind](rng, n_synth)
-    if sample_rate != SYNTH_RATE:
-        signal = soxr.resample(signal, SYNTH_RATE, sample_rate, quality="HQ")
-    signal = np.resize(signal, n_samples) if signal.size < n_samples else signal[:n_samples]
-    rms = active_rms(signal, sample_rate)
-    if rms <= 0:
-        return np.zeros(n_samples)
-    return signal * (P_REF * 10.0 ** (level_db / 20.0) / rms)
+    return render_stimulus(rng, kind, n_samples, sample_rate, level_db)[0]
