@@ -18,7 +18,8 @@ Conditions (fixed, named groups, so a target reads off directly):
 * ``artifact_type`` -- multi-valued (``tonal+clicks`` counts in both);
 * ``level_band`` -- the loudest event's ``level_db`` (artifact-to-floor ratio)
   in the bands of :data:`LEVEL_BANDS`;
-* ``stimulus_source``, ``family`` -- when the manifest has these columns.
+* ``stimulus_source`` (by engine: ``asterisk``, ``flite``, ``fluidsynth``, ...),
+  ``family`` -- when the manifest has these columns.
 
 The summary holds the figures the comparison table puts side by side: the
 worst per-stimulus FPR, the FPR of recordings shorter than 5 s and the recall
@@ -142,6 +143,19 @@ def _column_groups(scores: Sequence[RecordingScores], column: str) -> Callable[[
     return lambda item: by_id[id(item)]
 
 
+def _source_engines(groups: Callable[[RecordingScores], list[str]]) -> Callable[[RecordingScores], list[str]]:
+    """``stimulus_source`` cells (``engine:voice+engine:piece@font``) as their engines (``engine``)."""
+    def engines(item: RecordingScores) -> list[str]:
+        names = []
+        for cell in groups(item):
+            for part in cell.split("+"):
+                name = part.split(":", 1)[0].strip() or MISSING
+                if name not in names:
+                    names.append(name)
+        return names
+    return engines
+
+
 def _level_groups(item: RecordingScores) -> list[str]:
     level = artifact_level_db(item)
     return [] if level is None else [band_of(level, LEVEL_BANDS)]
@@ -192,7 +206,10 @@ def condition_report(
         "level_band": condition_rows(scores, _level_groups, threshold, order=[b[0] for b in LEVEL_BANDS]),
     }
     for column in extra:
-        conditions[column] = condition_rows(scores, _column_groups(scores, column), threshold)
+        groups = _column_groups(scores, column)
+        if column == "stimulus_source":  # one row per engine / source, not per clip combination
+            groups = _source_engines(groups)
+        conditions[column] = condition_rows(scores, groups, threshold)
 
     everything = _pooled(condition_rows(scores, lambda item: ["all"], threshold), "all")
     stimulus = [r for r in conditions["stimulus"] if r.clean]
