@@ -612,7 +612,7 @@ def main(argv: list[str] | None = None) -> int:
         entry["minutes"] += float(row["duration_s"]) / 60.0
     size = sum(f.stat().st_size for f in out.rglob("*.flac"))
     build = {"build_version": BUILD_VERSION, "seed": SEED, "wall_s": round(wall, 1), "workers": args.workers,
-             "cpu_s_per_builder": {k: round(v, 1) for k, v in per_builder.items()}, "units": len(units),
+             "unit_s_built_per_builder": {k: round(v, 1) for k, v in per_builder.items()}, "units": len(units),
              "units_reused": reused, "units_failed": failed, "clips": len(rows), "flac_bytes": size,
              "summary": {k: {s: {"clips": e["clips"], "minutes": round(e["minutes"], 1)} for s, e in v.items()}
                          for k, v in sorted(summary.items())},
