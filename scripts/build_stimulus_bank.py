@@ -26,6 +26,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -44,7 +45,7 @@ from bank_texts import SENTENCES  # noqa: E402
 from audio_artifacts.audio import AudioConfig, load_audio, read_info, write_audio  # noqa: E402
 from audio_artifacts.simulate.bank import DELIMITER, INDEX_COLUMNS, INDEX_NAME  # noqa: E402
 
-BUILD_VERSION = 1  # bump to rebuild every unit
+BUILD_VERSION = 2  # bump to rebuild every unit (when a builder changes)
 SEED = 20261202
 MUSIC_RATE = 32000  # rendered, produced and everyday audio (content to 16 kHz)
 MAX_CLIP_S = 30.0
@@ -287,17 +288,25 @@ def build_synth(writer: UnitWriter, rng: np.random.Generator) -> None:
         writer.add(join([sentences[i] for i in chosen], rng, rate, (0.3, 0.8)), rate)
 
 
-_SYNTHS: dict[str, Any] = {}
+_SOUNDFONT_HOLDERS: dict[str, Any] = {}
 
 
 def _synth(soundfont: str) -> tuple[Any, int]:
-    """One fluidsynth instance per soundfont and process (loading MuseScore's takes seconds)."""
-    if soundfont not in _SYNTHS:
-        import fluidsynth
+    """A fresh fluidsynth instance with ``soundfont`` loaded.
 
-        synth = fluidsynth.Synth(samplerate=float(MUSIC_RATE), gain=0.2)
-        _SYNTHS[soundfont] = (synth, synth.sfload(SOUNDFONTS[soundfont][0]))
-    return _SYNTHS[soundfont]
+    Fresh per piece, so a piece renders the same whatever the worker rendered
+    before (a reused synth keeps chorus / reverb state). One holder instance
+    per soundfont and process stays alive: fluidsynth then shares the loaded
+    samples, and loading MuseScore's soundfont again takes 0.3 s, not 15 s.
+    """
+    import fluidsynth
+
+    if soundfont not in _SOUNDFONT_HOLDERS:
+        holder = fluidsynth.Synth(samplerate=float(MUSIC_RATE))
+        holder.sfload(SOUNDFONTS[soundfont][0])
+        _SOUNDFONT_HOLDERS[soundfont] = holder
+    synth = fluidsynth.Synth(samplerate=float(MUSIC_RATE), gain=0.2)
+    return synth, synth.sfload(SOUNDFONTS[soundfont][0])
 
 
 def _score_notes(piece: str) -> list[tuple[float, float, int, int]]:
@@ -356,7 +365,9 @@ def build_rendered(writer: UnitWriter, rng: np.random.Generator) -> None:
     events.sort()
     blocks, now = [], 0
     for time_s, on, channel, key, velocity in events:
-        sample = int(time_s * MUSIC_RATE)
+        # fluidsynth renders in 64-sample blocks: events on block edges keep a reused synth's
+        # buffer phase aligned, so a piece renders the same whatever was rendered before it.
+        sample = int(time_s * MUSIC_RATE) // 64 * 64
         if sample > now:
             blocks.append(synth.get_samples(sample - now))
             now = sample
@@ -365,9 +376,7 @@ def build_rendered(writer: UnitWriter, rng: np.random.Generator) -> None:
         else:
             synth.noteoff(channel, key)
     blocks.append(synth.get_samples(int(2.0 * MUSIC_RATE)))  # release and reverb tail
-    for channel in range(16):
-        synth.cc(channel, 120, 0)  # all sound off
-    synth.get_samples(int(1.0 * MUSIC_RATE))  # let the tail die before the next piece
+    synth.delete()
     stereo = np.concatenate(blocks).astype(np.float64).reshape(-1, 2) / 32768.0
     clipped = float(np.mean(np.abs(stereo) > 0.999))
     if clipped > 1e-4:
@@ -414,25 +423,40 @@ BUILDERS = {"recorded": build_recorded, "synth": build_synth, "rendered": build_
 
 
 # ---------------------------------------------------------------- the plan
-def _music_pieces(rng: np.random.Generator) -> list[tuple[str, str]]:
-    """(piece, split group): per composer, 20 % foreign and 10 % val, the rest train."""
+SCORE_SUFFIXES = (".mxl", ".xml", ".musicxml", ".krn", ".abc")  # not .rntxt: an analysis, not a score
+
+
+def _music_pieces(rng: np.random.Generator) -> list[tuple[str, str, str]]:
+    """(corpus file, piece name, split group): per composer, 20 % foreign and 10 % val, the rest train.
+
+    The corpus file is relative to music21's corpus folder, so the plan does not depend on
+    where music21 is installed; a piece stored in two formats counts once.
+    """
     from music21 import corpus
 
     out = []
     for composer, count in COMPOSERS:
-        paths = sorted(str(p) for p in corpus.getComposer(composer))
-        if composer == "bach":
-            paths = [p for p in paths if "bwv" in Path(p).name and Path(p).suffix == ".mxl"]
-        chosen = [paths[i] for i in rng.permutation(len(paths))[:count]]
-        for i, path in enumerate(chosen):
-            parts = Path(path).with_suffix("").parts
-            name = "/".join(parts[len(parts) - parts[::-1].index("corpus"):])  # e.g. mozart/k80/movement1
+        files: dict[str, str] = {}
+        for path in sorted(str(p) for p in corpus.getComposer(composer)):
+            parts = Path(path).parts
+            relative = "/".join(parts[len(parts) - parts[::-1].index("corpus"):])  # e.g. mozart/k80/movement1.mxl
+            if Path(relative).suffix not in SCORE_SUFFIXES or (composer == "bach" and "bwv" not in relative):
+                continue
+            files.setdefault(str(Path(relative).with_suffix("")), relative)
+        names = sorted(files)
+        chosen = [names[i] for i in rng.permutation(len(names))[:count]]
+        for i, name in enumerate(chosen):
             share = (i + 0.5) / len(chosen)
             split = "foreign" if share >= 0.8 else "val" if share >= 0.7 else "train"
             if len(chosen) == 1:
                 split = "train"
-            out.append((path, name, split))
+            out.append((files[name], name, split))
     return out
+
+
+def _folder_name(name: str) -> str:
+    """A piece name as one plain folder name (corpus names hold slashes, spaces, parentheses)."""
+    return re.sub(r"[^A-Za-z0-9._+-]+", "_", name).strip("_")
 
 
 def plan() -> list[Unit]:
@@ -455,7 +479,7 @@ def plan() -> list[Unit]:
     ensembles = sorted(ENSEMBLES)
     for path, name, split in _music_pieces(rng):
         soundfont = FOREIGN_SOUNDFONT if split == "foreign" else TRAIN_SOUNDFONTS[int(rng.integers(2))]
-        units.append(Unit(f"fluidsynth/{name.replace('/', '_')}@{soundfont}", "music", "rendered", split,
+        units.append(Unit(f"fluidsynth/{_folder_name(name)}@{soundfont}", "music", "rendered", split,
                           {"piece": path, "name": name, "soundfont": soundfont,
                            "ensemble": ensembles[int(rng.integers(len(ensembles)))],
                            "bpm": round(float(rng.uniform(55.0, 140.0)), 1),
@@ -544,6 +568,9 @@ def main(argv: list[str] | None = None) -> int:
     units = [u for u in plan() if not args.only or u.builder in args.only]
     # Music first: the longest units, so the pool ends evenly.
     units.sort(key=lambda u: (u.builder != "rendered", u.builder != "recorded", u.name))
+    duplicates = sorted({u.name for u in units if sum(v.name == u.name for v in units) > 1})
+    if duplicates:
+        raise SystemExit(f"the plan names these units twice: {', '.join(duplicates)}")
     print(f"building {len(units)} units into {out} with {args.workers} worker(s)", flush=True)
     rows: list[dict[str, Any]] = []
     failed, reused, per_builder = [], 0, {}
@@ -585,7 +612,7 @@ def main(argv: list[str] | None = None) -> int:
         entry["minutes"] += float(row["duration_s"]) / 60.0
     size = sum(f.stat().st_size for f in out.rglob("*.flac"))
     build = {"build_version": BUILD_VERSION, "seed": SEED, "wall_s": round(wall, 1), "workers": args.workers,
-             "cpu_s_per_builder": {k: round(v, 1) for k, v in per_builder.items()}, "units": len(units),
+             "unit_s_built_per_builder": {k: round(v, 1) for k, v in per_builder.items()}, "units": len(units),
              "units_reused": reused, "units_failed": failed, "clips": len(rows), "flac_bytes": size,
              "summary": {k: {s: {"clips": e["clips"], "minutes": round(e["minutes"], 1)} for s, e in v.items()}
                          for k, v in sorted(summary.items())},

@@ -28,7 +28,7 @@ PICKS = (  # name, required column values
     ("synth_flite_slt", {"kind": "speech_synth", "engine": "flite", "group": "flite:slt"}),
     ("synth_festival_ked", {"kind": "speech_synth", "engine": "festival", "group": "festival:ked_diphone"}),
     ("music_fluidr3", {"kind": "music", "engine": "fluidsynth", "soundfont": "FluidR3_GM", "split_group": "train",
-                       "instrument": "strings"}),
+                       "instrument": "strings+percussion"}),
     ("music_musescore", {"kind": "music", "engine": "fluidsynth", "soundfont": "MuseScore_General",
                          "split_group": "foreign"}),
     ("produced_opsound", {"kind": "music", "engine": "produced", "source": "asterisk-moh-opsound-g722"}),

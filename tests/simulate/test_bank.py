@@ -177,3 +177,19 @@ def test_cache_is_bounded():
         tiny.render(np.random.default_rng(seed), "music", 16000, 16000, 60.0, "all")
     assert len(tiny._cache) == 1
     assert len(pickle.loads(pickle.dumps(bank))._cache) == 0
+
+
+def test_ists_cuts_only_inside_continuous_speech():
+    from audio_artifacts.simulate.bank import _speech_runs
+
+    rate = 16000
+    t = np.arange(rate) / rate
+    burst = np.sin(2 * np.pi * 300 * t[: int(0.3 * rate)])
+    closure = np.zeros(int(0.04 * rate))  # a stop closure inside a word: bridged
+    pause = np.zeros(int(0.5 * rate))  # a pause between phrases: left out
+    signal = np.concatenate([pause, burst, closure, burst, pause, burst, pause])
+    runs = _speech_runs(signal, rate)
+    assert len(runs) == 2
+    (a, b), (c, d) = runs
+    assert abs(a - 0.5 * rate) <= 0.02 * rate and abs(b - 1.14 * rate) <= 0.02 * rate
+    assert abs(c - 1.64 * rate) <= 0.02 * rate and abs(d - 1.94 * rate) <= 0.02 * rate

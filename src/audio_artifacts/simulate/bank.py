@@ -167,15 +167,30 @@ def _resample(samples: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
     return np.asarray(soxr.resample(samples, rate_in, rate_out, quality="HQ"), dtype=np.float64)
 
 
-def _active_frames(signal: np.ndarray, sample_rate: int) -> np.ndarray:
-    """Sample indices of the 20 ms frames within 35 dB of the loudest one (drops pauses)."""
+def _speech_runs(signal: np.ndarray, sample_rate: int) -> list[tuple[int, int]]:
+    """Sample ranges of continuous speech: 20 ms frames within 35 dB of the loudest, gaps of
+    up to 60 ms (stop closures) bridged, runs of at least 60 ms. Cutting only inside these
+    removes the pauses without joining two points of the waveform that did not follow each other."""
     block = max(1, int(0.02 * sample_rate))
     count = signal.size // block
     if count == 0:
-        return np.arange(signal.size)
+        return []
     power = np.mean(signal[: count * block].reshape(count, block).astype(np.float64) ** 2, axis=1)
-    keep = np.flatnonzero(power >= power.max() * 10 ** -3.5)
-    return (keep[:, None] * block + np.arange(block)[None, :]).ravel()
+    active = power >= power.max() * 10 ** -3.5 if power.max() > 0 else np.zeros(count, dtype=bool)
+    runs: list[tuple[int, int]] = []
+    frames = np.flatnonzero(active)
+    if frames.size == 0:
+        return runs
+    first = previous = int(frames[0])
+    for frame in frames[1:].tolist() + [None]:
+        if frame is not None and frame - previous <= 4:  # a gap of at most 3 quiet frames
+            previous = frame
+            continue
+        if previous + 1 - first >= 3:
+            runs.append((first * block, (previous + 1) * block))
+        if frame is not None:
+            first = previous = frame
+    return runs
 
 
 class StimulusBank:
@@ -329,7 +344,10 @@ class StimulusBank:
 
     def _interleave(self, rng: np.random.Generator, split: str, n_samples: int,
                     sample_rate: int) -> tuple[np.ndarray, list[BankClip]]:
-        """ISTS-like: 100-600 ms segments of 4-6 voices' speech (pauses removed), never the same voice twice in a row."""
+        """ISTS-like: 100-600 ms segments of 4-6 voices' speech, never the same voice twice in a row.
+
+        Segments are cut inside continuous speech only (pauses left out), each ramped by ``_fade``.
+        """
         pool = [clip for kind in ISTS_SOURCE_KINDS for clip in self.clips(kind, split)]
         voices = self._voices(pool)
         if len(voices) < 2:
@@ -338,19 +356,21 @@ class StimulusBank:
         names = sorted(voices)
         count = min(len(names), int(rng.integers(ISTS_VOICES[0], ISTS_VOICES[1] + 1)))
         chosen = [names[i] for i in rng.choice(len(names), size=count, replace=False)]
-        streams: list[np.ndarray] = []
+        streams: list[tuple[np.ndarray, list[tuple[int, int]]]] = []
         used: list[BankClip] = []
         for name in chosen:
             clip = voices[name][int(rng.integers(len(voices[name])))]
-            samples = self._load(clip)
-            speech = _resample(samples[_active_frames(samples, clip.sample_rate)], clip.sample_rate, sample_rate)
-            rms = float(np.sqrt(np.mean(speech ** 2))) if speech.size else 0.0
-            if rms > 0:
-                streams.append(speech / rms)  # equal level per talker, as in the ISTS
+            speech = _resample(self._load(clip), clip.sample_rate, sample_rate)
+            runs = _speech_runs(speech, sample_rate)
+            if runs:
+                power = np.mean(np.concatenate([speech[a:b] for a, b in runs]) ** 2)
+                streams.append((speech / np.sqrt(power), runs))  # equal level per talker, as in the ISTS
                 used.append(clip)
         if len(streams) < 2:
             raise BankError(self.directory, [f"fewer than 2 non-silent speech clips for split {split!r}"])
-        positions = [int(rng.integers(stream.size)) for stream in streams]
+        # Each talker reads on from a random point: (run index, offset into the run).
+        positions = [(int(rng.integers(len(runs))), 0) for _, runs in streams]
+        min_segment = int(0.06 * sample_rate)
         out = np.zeros(n_samples)
         t, previous = 0, -1
         while t < n_samples:
@@ -358,11 +378,15 @@ class StimulusBank:
                 voice = int(rng.integers(len(streams)))
             else:  # any other voice
                 voice = (previous + 1 + int(rng.integers(len(streams) - 1))) % len(streams)
-            length = min(int(rng.uniform(*ISTS_SEGMENT_S) * sample_rate), n_samples - t)
-            stream = streams[voice]
-            index = (positions[voice] + np.arange(length)) % stream.size
-            positions[voice] = int((positions[voice] + length) % stream.size)
-            out[t: t + length] = _fade(stream[index], sample_rate)
+            speech, runs = streams[voice]
+            run, offset = positions[voice]
+            begin, end = runs[run]
+            length = min(int(rng.uniform(*ISTS_SEGMENT_S) * sample_rate), n_samples - t, end - begin - offset)
+            out[t: t + length] = _fade(speech[begin + offset: begin + offset + length], sample_rate)
+            offset += length
+            if end - begin - offset < min_segment:  # this stretch of speech is used up: on to the next
+                run, offset = (run + 1) % len(runs), 0
+            positions[voice] = (run, offset)
             t += length
             if rng.random() < 0.1:  # the ISTS keeps short pauses
                 t += int(rng.uniform(0.1, 0.4) * sample_rate)
