@@ -28,7 +28,7 @@ from audio_artifacts.reports import (
 MODEL = {"name": "tiny", "version": "0.1"}
 CONTRACT_KEYS = [
     "path", "status", "error", "duration_s", "sample_rate", "channels", "probability",
-    "verdict", "threshold", "triggered_at", "windows", "events", "model",
+    "verdict", "threshold", "triggered_at", "windows", "events", "model", "identity",
 ]
 
 
