@@ -23,7 +23,7 @@ def with_threshold(result: ScanResult, threshold: float | None) -> ScanResult:
         return result
     if not result.ok:
         return dataclasses.replace(result, threshold=threshold)
-    return ScanResult.from_windows(
+    redecided = ScanResult.from_windows(
         result.path,
         windows=result.windows,
         threshold=threshold,
@@ -33,6 +33,7 @@ def with_threshold(result: ScanResult, threshold: float | None) -> ScanResult:
         channels=result.channels,
         probability=result.probability,
     )
+    return dataclasses.replace(redecided, identity=result.identity)
 
 
 def hide_server_paths(text: str, upload: ReceivedFile) -> str:
