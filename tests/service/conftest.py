@@ -223,6 +223,9 @@ class Server:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def stop(self) -> None:
+        stop_server(self)
+
 
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -285,3 +288,30 @@ def client(server: Server):
         yield http
     # Every request has ended: nothing of any upload may be left on disk.
     assert server.leftovers() == []
+
+
+@pytest.fixture
+def launch(tmp_path: Path):
+    """``launch(extra_args, name)``: a server of this test only (stopped at its end)."""
+    started: list[Server] = []
+
+    def start(extra_args: list[str], name: str = "srv") -> Server:
+        (tmp_path / name).mkdir()
+        srv = start_server(extra_args, tmp_path / name)
+        started.append(srv)
+        return srv
+
+    yield start
+    for srv in started:
+        stop_server(srv)
+
+
+@pytest.fixture(scope="session")
+def serve_command() -> list[str]:
+    """The command line that runs ``audio-artifacts`` in a fresh interpreter."""
+    return list(CLI)
+
+
+@pytest.fixture
+def unused_port() -> int:
+    return free_port()

@@ -17,6 +17,7 @@ import argparse
 import errno
 import ipaddress
 import os
+import signal
 import socket
 import sys
 from pathlib import Path
@@ -129,6 +130,10 @@ def _listen_reason(exc: OSError, host: str, port: int) -> str:
     return f"cannot listen on {host}:{port}: {exc.strerror or exc}"
 
 
+def _shut_down_cleanly(signum: int, frame: object) -> None:
+    """Called once uvicorn has finished its graceful shutdown (it re-raises the signal)."""
+
+
 def run(args: argparse.Namespace) -> int:
     """Start uvicorn with the service; returns when the server stops."""
     from audio_artifacts.service.config import CONFIG_ENV, ServiceConfig
@@ -210,6 +215,10 @@ def run(args: argparse.Namespace) -> int:
         "timeout_graceful_shutdown": args.shutdown_grace,
         "ssl_certfile": args.ssl_certfile, "ssl_keyfile": args.ssl_keyfile,
     }
+    # uvicorn shuts down gracefully on SIGTERM / SIGINT and then raises the signal
+    # again with the handler it found; a no-op handler makes that a clean exit 0.
+    signal.signal(signal.SIGTERM, _shut_down_cleanly)
+    signal.signal(signal.SIGINT, _shut_down_cleanly)
     try:
         if args.workers == 1:
             from audio_artifacts.service.app import create_app
