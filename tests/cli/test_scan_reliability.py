@@ -246,3 +246,49 @@ def test_excel_csv_dialect_opens_in_a_german_excel_and_resumes(tmp_path, capsys,
         assert "." not in r["probability"] and "," in r["probability"]  # decimal commas
         assert float(r["duration_s"].replace(",", ".")) == pytest.approx(7.0)
         assert int(r["file_size"]) == Path(r["path"]).stat().st_size
+
+
+# ----------------------------------------------------------------------------- fuzzed files through scan
+
+
+def test_a_folder_of_damaged_and_lying_files_gives_one_row_each(tmp_path, capsys, model_dir) -> None:
+    import struct
+
+    folder = tmp_path / "fuzzed"
+    good = write_audio(tmp_path / "good.wav", noise(6.0, seed=9), 16000).read_bytes()
+    good_flac = write_audio(tmp_path / "good.flac", noise(6.0, seed=8), 16000).read_bytes()
+    rng = random.Random(7)
+    folder.mkdir()
+    for i in range(30):
+        data = bytearray(rng.choice([good, good_flac]))
+        if i % 3 == 0:
+            for _ in range(rng.randint(1, 40)):
+                data[rng.randrange(len(data))] ^= 1 << rng.randrange(8)
+        elif i % 3 == 1:
+            data = data[: rng.randrange(len(data))]
+        else:
+            offset = rng.randrange(0, 44)
+            data[offset:offset + 4] = rng.choice([0, 1, 0xFFFFFFFF, 0x7FFFFFFF]).to_bytes(4, "little")
+        (folder / f"fuzz{i:02d}.wav").write_bytes(bytes(data))
+    # headers that lie outright: 65535 channels, rate 0 / 1 / 1e9, a data chunk past the end
+    for name, (channels, rate, size) in {"ch65535": (65535, 48000, 8000), "rate0": (1, 0, 8000),
+                                         "rate1": (1, 1, 8000), "rate1e9": (1, 10**9, 8000),
+                                         "past_eof": (1, 16000, 2**31)}.items():
+        fmt = struct.pack("<HHIIHH", 1, channels, rate, rate * 2 & 0xFFFFFFFF, channels * 2 & 0xFFFF, 16)
+        body = b"WAVEfmt " + struct.pack("<I", 16) + fmt + b"data" + struct.pack("<I", size) + bytes(8000)
+        (folder / f"{name}.wav").write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)
+    out = tmp_path / "rows.jsonl"
+    started = time.monotonic()
+    code, err = scan(capsys, folder, "--model", model_dir, "--out", out)
+    assert time.monotonic() - started < 60
+    assert code in (0, 1), err
+    rows = jsonl(out)
+    assert sorted(r["path"] for r in rows) == sorted(str(p) for p in folder.iterdir())
+    for row in rows:
+        assert row["status"] in ("ok", "error")
+        if row["status"] == "error":
+            assert row["error"].startswith(row["path"] + ": ") and len(row["error"]) > len(row["path"]) + 10
+            assert "unexpected error" not in row["error"], row["error"]
+    by_name = {Path(r["path"]).stem: r for r in rows}
+    assert "implausible sample rate 1 Hz" in by_name["rate1"]["error"]
+    assert "truncated file" in by_name["past_eof"]["error"]
