@@ -238,8 +238,7 @@ def run(args: argparse.Namespace) -> int:
             uv_config = uvicorn.Config("audio_artifacts.service.app:create_app_from_environment", factory=True,
                                        workers=args.workers, **common)
             uv_config.read_timeout_s = args.read_timeout
-            server = uvicorn.Server(uv_config)
-            Multiprocess(uv_config, target=server.run, sockets=[sock]).run()
+            Multiprocess(uv_config, sockets=[sock]).run()
     except SystemExit as exc:  # uvicorn's own start-up failures (e.g. the app failed to load)
         if exc.code not in (None, 0):
             print(f"audio-artifacts serve: error: the service failed to start (uvicorn exit {exc.code}; "
