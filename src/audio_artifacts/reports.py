@@ -27,6 +27,7 @@ import io
 import json
 import math
 import os
+import stat
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,10 +123,10 @@ class FileIdentity:
     def of(cls, path: str | os.PathLike[str], with_mtime: bool = True) -> FileIdentity | None:
         """The identity of the file at ``path`` now; ``None`` when it cannot be read."""
         try:
+            if not stat.S_ISREG(os.stat(path).st_mode):
+                return None  # a folder, a pipe (opening one would wait for a writer), a device
             with open(path, "rb") as handle:
                 status = os.fstat(handle.fileno())
-                if not os.path.isfile(path):
-                    return None
                 head = handle.read(IDENTITY_HEAD_BYTES)
         except OSError:
             return None
@@ -541,11 +542,7 @@ class _RowWriter:
         """A writer on an open text stream (e.g. stdout): flushed per row, never closed."""
         writer = cls.__new__(cls)
         writer.path, writer._fd, writer._stream, writer._fresh, writer.rows_written = None, None, stream, True, 0
-        writer._init_stream()
         return writer
-
-    def _init_stream(self) -> None:
-        """Hook for subclasses with options (set before the first row)."""
 
     def _write_text(self, text: str) -> None:
         if self._fd is None:
@@ -646,6 +643,21 @@ class CsvSummaryWriter(_RowWriter):
         writer.writerow({k: _excel_number(v) for k, v in row.items()} if excel else row)
         self._write_text(buffer.getvalue())
         self._fresh = False
+
+    @staticmethod
+    def header_line(dialect: str) -> str:
+        """The header row of a new summary in ``dialect`` (with the BOM for ``excel``)."""
+        return (_BOM + ";".join(CSV_COLUMNS) if dialect == "excel" else ",".join(CSV_COLUMNS)) + "\n"
+
+    @staticmethod
+    def is_legacy(path: str | os.PathLike[str]) -> bool:
+        """True for a summary written before the ``file_*`` columns existed."""
+        path = Path(path)
+        if not path.is_file():
+            return False
+        with open(path, encoding="utf-8", errors="replace", newline="") as handle:
+            first = handle.readline().rstrip("\r\n").removeprefix(_BOM)
+        return first in (",".join(LEGACY_CSV_COLUMNS), ";".join(LEGACY_CSV_COLUMNS))
 
     @staticmethod
     def dialect_of(path: str | os.PathLike[str]) -> str | None:

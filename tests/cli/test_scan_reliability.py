@@ -292,3 +292,33 @@ def test_a_folder_of_damaged_and_lying_files_gives_one_row_each(tmp_path, capsys
     by_name = {Path(r["path"]).stem: r for r in rows}
     assert "implausible sample rate 1 Hz" in by_name["rate1"]["error"]
     assert "truncated file" in by_name["past_eof"]["error"]
+
+
+def test_resume_of_a_summary_from_an_older_version_upgrades_it(tmp_path, capsys, model_dir) -> None:
+    from audio_artifacts.reports import CSV_COLUMNS, LEGACY_CSV_COLUMNS
+
+    a = write_audio(tmp_path / "in" / "a.wav", noise(3.0, seed=1), 16000)
+    write_audio(tmp_path / "in" / "b.wav", noise(3.0, seed=2), 16000)
+    other = "elsewhere/old.wav,ok,,3.0,16000,1,0.1,no_artifact,0.5,,0,tiny-test,0.0.1\n"
+    out = tmp_path / "old.csv"
+    out.write_text(",".join(LEGACY_CSV_COLUMNS) + "\n" + other
+                   + f"{a},ok,,3.0,16000,1,0.1,no_artifact,0.5,,0,tiny-test,0.0.1\n")
+    code, err = scan(capsys, tmp_path / "in", "--model", model_dir, "--out", out, "--resume")
+    assert code == 0, err
+    assert f"rescanning {a}: its row has no file identity" in err
+    with open(out, newline="") as handle:
+        table = list(csv.DictReader(handle))
+    assert list(table[0]) == list(CSV_COLUMNS)
+    assert [r["path"] for r in table] == ["elsewhere/old.wav", str(a), str(tmp_path / "in" / "b.wav")]
+    assert table[0]["file_sha256"] == "" and table[1]["file_sha256"] and table[2]["file_sha256"]
+    assert "3 file(s)" in err
+
+
+def test_a_named_pipe_gets_an_error_row_and_does_not_hang(tmp_path, capsys, model_dir) -> None:
+    pipe = tmp_path / "station.wav"
+    os.mkfifo(pipe)
+    out = tmp_path / "rows.jsonl"
+    code, err = scan(capsys, pipe, "--model", model_dir, "--out", out)
+    assert code == 1
+    (row,) = jsonl(out)
+    assert row["identity"] is None and "not a regular file" in row["error"]

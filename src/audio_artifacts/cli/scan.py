@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # reports is light (standard library only); the model stack is imported in run only.
-from audio_artifacts.reports import CSV_DIALECTS, FileIdentity, ResultsWriteError
+from audio_artifacts.reports import CSV_DIALECTS, CsvSummaryWriter, FileIdentity, ResultsWriteError
 
 #: Extensions (lower case) collected from folders and globs.
 AUDIO_EXTENSIONS = frozenset({
@@ -248,7 +248,8 @@ def run(args: argparse.Namespace) -> int:
         elif row.identity != identities[str(path)]:
             todo.append(path)
             stale.append(row)
-    if stale:
+    # A summary of an older version is rewritten with the file_* columns before rows are appended.
+    if stale or (fmt == "csv" and args.resume and CsvSummaryWriter.is_legacy(out)):
         for row in stale:
             why = "its row has no file identity (written by an older version)" if row.identity is None \
                 else "it changed since its row was written (size, modification time or content)"
@@ -348,12 +349,14 @@ def _drop_rows(out: Path, fmt: str, paths: set[str]) -> None:
     lines = text.splitlines(keepends=True)
     kept = []
     if fmt == "csv":
-        delimiter = ";" if CsvSummaryWriter.dialect_of(out) == "excel" else ","
-        kept.append(lines[0])
+        dialect = CsvSummaryWriter.dialect_of(out) or "plain"
+        delimiter = ";" if dialect == "excel" else ","
+        legacy = CsvSummaryWriter.is_legacy(out)
+        kept.append(CsvSummaryWriter.header_line(dialect))  # an older header gains the file_* columns
         for line in lines[1:]:
             fields = next(csv.reader(io.StringIO(line), delimiter=delimiter), [""])
             if fields[0] not in paths:
-                kept.append(line)
+                kept.append(line.rstrip("\r\n") + delimiter * 4 + "\n" if legacy else line)
     else:
         for line in lines:
             try:
