@@ -139,6 +139,8 @@ def test_full_disk_gives_exit_4_keeps_whole_rows_and_resume_completes(tmp_path, 
     assert text.endswith("\n")  # the row that did not fit was cut back: no torn row
     written = [json.loads(line) for line in text.splitlines()]
     assert 1 <= len(written) < 8 and f"{len(written)} row(s) written in this run are intact" in full.stderr
+    with capsys.disabled():
+        print(f"full disk: exit 4 after {len(written)} of 8 rows ({len(text)} bytes, limit 2500)")
     code, err = scan(capsys, folder, "--model", model_dir, "--out", out, "--resume")  # space is back
     assert code == 0, err
     final = jsonl(out)

@@ -171,6 +171,7 @@ def test_stalled_clients_are_dropped_within_the_read_timeout(launch, served_mode
                     answer += chunk
                 waited = time.monotonic() - started
             assert 0.8 < waited < 4.0, (what, waited)
+            print(f"stall: {what}: dropped after {waited:.2f} s")
             if what == "headers and half the body":
                 assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
                 assert b"no request data for 1 s" in answer
