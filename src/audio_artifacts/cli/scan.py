@@ -179,6 +179,25 @@ def expand_inputs(patterns: list[str], recursive: bool = True) -> tuple[list[Pat
     return list(unique.values()), warnings
 
 
+#: Recordings whose identities are taken just before they are handed to the detector:
+#: the first rows come out at once even for a large archive.
+IDENTITY_CHUNK = 32
+
+
+def _scan_in_chunks(detector, paths: list[Path], identities: dict[str, FileIdentity | None]):  # noqa: ANN001, ANN202
+    """(path, result) in order; each chunk's identities are taken before its files are read."""
+    for start in range(0, len(paths), IDENTITY_CHUNK):
+        chunk = paths[start : start + IDENTITY_CHUNK]
+        for path in chunk:
+            if str(path) not in identities:
+                identities[str(path)] = FileIdentity.of(path)
+        results = detector.scan_many(chunk)
+        try:
+            yield from zip(chunk, results)
+        finally:
+            results.close()  # stops the detector's reader thread now, not when collected
+
+
 def _plot_name(path: Path, used: set[str]) -> str:
     """``<stem>.png``, made unique within one run (same stems from different folders)."""
     name, n = f"{path.stem}.png", 1
@@ -225,9 +244,10 @@ def run(args: argparse.Namespace) -> int:
     if not paths:
         return _usage_error("no recordings found in: " + ", ".join(args.paths))
 
-    # Identities are taken before anything is read: a file replaced while it is
-    # scanned then has a row whose identity no longer matches, and is rescanned.
-    identities = {str(p): FileIdentity.of(p) for p in paths}
+    # Identities are taken before a file is read (here for files with a row, in
+    # `_scan` for the others): a file replaced while it is scanned then has a
+    # row whose identity no longer matches, and is scanned again next time.
+    identities: dict[str, FileIdentity | None] = {}
     previous: list[_Outcome] = []
     if args.resume:
         try:
@@ -245,7 +265,9 @@ def run(args: argparse.Namespace) -> int:
         row = by_key.get(str(path)) or by_key.get(os.path.abspath(path))
         if row is None:
             todo.append(path)
-        elif row.identity != identities[str(path)]:
+            continue
+        identities[str(path)] = FileIdentity.of(path)
+        if row.identity != identities[str(path)]:
             todo.append(path)
             stale.append(row)
     # A summary of an older version is rewritten with the file_* columns before rows are appended.
@@ -421,8 +443,8 @@ def _scan(
         try:
             if table is not None:
                 bar.write(table.header(), file=sys.stdout)
-            for path, result in zip(paths, detector.scan_many(paths)):
-                result = dataclasses.replace(result, identity=identities.get(str(path)))
+            for path, result in _scan_in_chunks(detector, paths, identities):
+                result = dataclasses.replace(result, identity=identities[str(path)])
                 if writer is not None:
                     writer.write(result)
                 else:
