@@ -95,6 +95,10 @@ def test_twenty_sigkills_with_resume_end_equal_to_one_uninterrupted_run(tmp_path
         runs += 1
         # a random moment once this run has made progress: anywhere in reading, scanning or writing
         while process.poll() is None and (out.read_text().count("\n") if out.exists() else 0) <= before:
+            if time.monotonic() > deadline:
+                process.kill()
+                process.wait()
+                pytest.fail("a resumed scan made no progress")
             time.sleep(0.001)
         time.sleep(rng.uniform(0, 0.02))
         if process.poll() is not None:
@@ -320,7 +324,9 @@ def test_a_named_pipe_gets_an_error_row_and_does_not_hang(tmp_path, capsys, mode
     pipe = tmp_path / "station.wav"
     os.mkfifo(pipe)
     out = tmp_path / "rows.jsonl"
-    code, err = scan(capsys, pipe, "--model", model_dir, "--out", out)
-    assert code == 1
+    # in a process of its own: opening a pipe without a writer would block for ever
+    done = subprocess.run([*CLI, "scan", str(pipe), "--model", str(model_dir), "--out", str(out)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1, done.stderr
     (row,) = jsonl(out)
     assert row["identity"] is None and "not a regular file" in row["error"]
