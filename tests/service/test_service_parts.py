@@ -142,7 +142,7 @@ def test_security_settings_validate_and_the_token_stays_out_of_repr(tmp_path: Pa
     config = ServiceConfig(token="t" * 16, max_pending=2, read_timeout_s=0.5, results_path=str(tmp_path / "r.jsonl"))
     assert "tttt" not in repr(config) and config.pending_limit == 2
     assert ServiceConfig.from_json(config.to_json()) == config  # workers get the token too
-    assert ServiceConfig(inference_threads=4).pending_limit == 16 and ServiceConfig().pending_limit == 8
+    assert ServiceConfig(inference_threads=8).pending_limit == 64 and ServiceConfig().pending_limit == 32
     for bad in ({"token": "short"}, {"token": " " + "t" * 20}, {"max_pending": 0}, {"read_timeout_s": 0},
                 {"read_timeout_s": float("inf")}):
         with pytest.raises(ValueError):

@@ -68,7 +68,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                           help="drop a client that stalls this long while sending headers or body (default: 30)")
     security.add_argument("--max-pending", type=int, default=None, metavar="N",
                           help="uploads in progress per worker before new ones get 503 + Retry-After "
-                               "(default: max(8, 4 x --inference-threads))")
+                               "(default: max(32, 8 x --inference-threads))")
     security.add_argument("--shutdown-grace", type=float, default=30.0, metavar="S",
                           help="on SIGTERM / Ctrl-C, let requests in progress finish for this long (default: 30)")
     security.add_argument("--results", metavar="FILE.jsonl", default=None,

@@ -130,7 +130,12 @@ class ServiceConfig:
 
 
 def default_max_pending(inference_threads: int) -> int:
-    """Uploads in progress per worker by default: enough to keep every inference
-    thread busy while the next uploads stream in, small enough that a burst
-    holds at most a few uploads on disk (each is limited by ``max_upload_mb``)."""
-    return max(8, 4 * inference_threads)
+    """Uploads in progress per worker by default.
+
+    Enough that a line of a few dozen stations (and ``bench/serve_load.py``'s
+    16 clients) never sees a 503 while every inference thread stays busy,
+    small enough that a burst holds a bounded number of uploads on disk
+    (each at most ``max_upload_mb``) and the last one in the queue waits
+    seconds, not minutes (a 5 s recording takes about 10-20 ms to scan).
+    """
+    return max(32, 8 * inference_threads)
