@@ -31,6 +31,11 @@ from audio_artifacts.errors import AudioLoadError
 # even when block_seconds is large.
 _MAX_BLOCK_SAMPLES = 4 * 1024 * 1024
 
+# Sample rates outside these come only from damaged or lying headers. The lower
+# bound matters: at 1 Hz every byte of a file would be resampled into 32000
+# samples, and a few MB of garbage would become months of "audio" to scan.
+MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 1000, 10_000_000
+
 # First bytes of containers libsndfile knows; used only to tell a damaged
 # audio header from a file that is not audio at all.
 _AUDIO_MAGIC = (b"RIFF", b"RIFX", b"RF64", b"BW64", b"fLaC", b"OggS", b"ID3", b"FORM", b"riff", b".snd", b"caff")
@@ -132,6 +137,12 @@ def _open(path: Path) -> sf.SoundFile:
     if handle.samplerate <= 0 or handle.channels <= 0:
         handle.close()
         raise AudioLoadError(path, f"invalid header: {handle.samplerate} Hz, {handle.channels} channels")
+    if not MIN_SAMPLE_RATE <= handle.samplerate <= MAX_SAMPLE_RATE:
+        rate = handle.samplerate
+        handle.close()
+        raise AudioLoadError(
+            path, f"implausible sample rate {rate} Hz in the header (damaged file?): "
+                  f"recordings are read at {MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE} Hz")
     truncation = _truncated_data_chunk(handle)
     if truncation:
         handle.close()

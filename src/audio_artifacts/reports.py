@@ -21,24 +21,117 @@ The spectrogram + probability picture lives in :mod:`audio_artifacts.plots`.
 from __future__ import annotations
 
 import csv
+import errno
+import hashlib
 import io
 import json
 import math
 import os
+import stat
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from audio_artifacts.errors import AudioArtifactsError
+
 STATUSES = ("ok", "error")
 VERDICTS = ("artifact", "no_artifact")
 
-#: Columns of the flat CSV summary, in order.
-CSV_COLUMNS = (
+#: Columns of the flat CSV summary before file identities were recorded (still read).
+LEGACY_CSV_COLUMNS = (
     "path", "status", "error", "duration_s", "sample_rate", "channels",
     "probability", "verdict", "threshold", "triggered_at", "n_events",
     "model_name", "model_version",
 )
+#: Columns of the flat CSV summary, in order.
+CSV_COLUMNS = (*LEGACY_CSV_COLUMNS, "file_size", "file_mtime_ns", "file_sha256", "file_hashed_bytes")
+#: CSV dialects: ``plain`` (``,``, ``.`` decimals, no BOM) and ``excel`` (``;``,
+#: ``,`` decimals and a UTF-8 BOM: what Excel in a German or most European
+#: locales opens as a table when the file is double-clicked).
+CSV_DIALECTS = ("plain", "excel")
+_BOM = "\ufeff"
+#: Bytes of a file's head hashed for its identity (the whole file when smaller).
+IDENTITY_HEAD_BYTES = 1024 * 1024
+
+
+class ResultsWriteError(AudioArtifactsError):
+    """Results cannot be written (disk full, file too large, permission, I/O error).
+
+    Rows written before the failure are complete and durable; a torn row is
+    removed again where the file system allows it.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None, reason: str, rows_written: int) -> None:
+        self.path = None if path is None else str(path)
+        self.reason = reason
+        self.rows_written = rows_written
+        where = self.path if self.path is not None else "the output stream"
+        super().__init__(f"cannot write results to {where}: {reason} "
+                         f"({rows_written} row(s) written in this run are intact)")
+
+
+def _os_reason(exc: OSError) -> str:
+    if exc.errno == errno.ENOSPC:
+        return "no space left on the device"
+    if exc.errno == errno.EFBIG:
+        return "file too large (file-size limit of this process or file system reached)"
+    if exc.errno == errno.EDQUOT:
+        return "disk quota exceeded"
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    return exc.strerror or str(exc)
+
+
+@dataclass(frozen=True)
+class FileIdentity:
+    """What identifies the bytes a result was made from, so ``--resume`` can tell a replaced file.
+
+    Attributes
+    ----------
+    size : int
+        Bytes.
+    mtime_ns : int or None
+        Modification time, ns since the epoch (``None`` for uploads).
+    sha256 : str
+        Hex SHA-256 of the first ``hashed_bytes`` bytes.
+    hashed_bytes : int
+        ``min(size, IDENTITY_HEAD_BYTES)``: the whole file when it is small.
+    """
+
+    size: int
+    mtime_ns: int | None
+    sha256: str
+    hashed_bytes: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"size": self.size, "mtime_ns": self.mtime_ns, "sha256": self.sha256,
+                "hashed_bytes": self.hashed_bytes}
+
+    @classmethod
+    def coerce(cls, value: FileIdentity | Mapping[str, Any] | None) -> FileIdentity | None:
+        if value is None or isinstance(value, FileIdentity):
+            return value
+        try:
+            mtime = value.get("mtime_ns")
+            return cls(int(value["size"]), None if mtime in (None, "") else int(mtime), str(value["sha256"]),
+                       int(value["hashed_bytes"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"expected a file identity {{size, mtime_ns, sha256, hashed_bytes}}, got {value!r}") from exc
+
+    @classmethod
+    def of(cls, path: str | os.PathLike[str], with_mtime: bool = True) -> FileIdentity | None:
+        """The identity of the file at ``path`` now; ``None`` when it cannot be read."""
+        try:
+            if not stat.S_ISREG(os.stat(path).st_mode):
+                return None  # a folder, a pipe (opening one would wait for a writer), a device
+            with open(path, "rb") as handle:
+                status = os.fstat(handle.fileno())
+                head = handle.read(IDENTITY_HEAD_BYTES)
+        except OSError:
+            return None
+        return cls(status.st_size, status.st_mtime_ns if with_mtime else None,
+                   hashlib.sha256(head).hexdigest(), len(head))
 
 
 @dataclass(frozen=True)
@@ -163,6 +256,9 @@ class ScanResult:
     windows, events : tuple of Span
         Every window scanned, and the merged runs of flagged windows.
     model : ModelRef
+    identity : FileIdentity or None
+        Size, modification time and head hash of the file scanned (``None``
+        when unknown, e.g. the file does not exist).
     """
 
     path: str
@@ -178,6 +274,7 @@ class ScanResult:
     windows: tuple[Span, ...] = field(default_factory=tuple)
     events: tuple[Span, ...] = field(default_factory=tuple)
     model: ModelRef = field(default_factory=lambda: ModelRef("", ""))
+    identity: FileIdentity | None = None
 
     def __post_init__(self) -> None:
         # Accept plain lists / dicts from callers and JSON; store immutable values.
@@ -185,6 +282,7 @@ class ScanResult:
         object.__setattr__(self, "windows", tuple(Span.coerce(w) for w in self.windows))
         object.__setattr__(self, "events", tuple(Span.coerce(e) for e in self.events))
         object.__setattr__(self, "model", ModelRef.coerce(self.model))
+        object.__setattr__(self, "identity", FileIdentity.coerce(self.identity))
         object.__setattr__(self, "threshold", float(self.threshold))
         _check_probability("threshold", self.threshold)
         if self.status not in STATUSES:
@@ -312,6 +410,7 @@ class ScanResult:
             "windows": [w.to_dict() for w in self.windows],
             "events": [e.to_dict() for e in self.events],
             "model": self.model.to_dict(),
+            "identity": None if self.identity is None else self.identity.to_dict(),
         }
 
     @classmethod
@@ -335,6 +434,7 @@ class ScanResult:
             windows=data.get("windows") or (),
             events=data.get("events") or (),
             model=data["model"],
+            identity=data.get("identity"),
         )
 
     def to_row(self) -> dict[str, Any]:
@@ -354,6 +454,10 @@ class ScanResult:
             "n_events": len(self.events),
             "model_name": self.model.name,
             "model_version": self.model.version,
+            "file_size": "" if self.identity is None else self.identity.size,
+            "file_mtime_ns": "" if self.identity is None else _blank(self.identity.mtime_ns),
+            "file_sha256": "" if self.identity is None else self.identity.sha256,
+            "file_hashed_bytes": "" if self.identity is None else self.identity.hashed_bytes,
         }
 
 
@@ -380,38 +484,97 @@ def _drop_torn_tail(path: Path) -> None:
             handle.truncate(keep)
 
 
+def replace_atomically(path: str | os.PathLike[str], text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file, fsync and rename (never half a file)."""
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.rewrite-{os.getpid()}")
+    try:
+        with open(temporary, "w", encoding="utf-8", errors="backslashreplace", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        raise ResultsWriteError(path, _os_reason(exc), 0) from None
+    _fsync_folder(path.parent)
+
+
+def _fsync_folder(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 class _RowWriter:
-    """Append-only text file, one row per result, durable after each row."""
+    """Append-only file, one row per result, durable after each row.
+
+    A row is one ``write`` of its bytes followed by ``fsync``; when either
+    fails (disk full, file-size limit, I/O error) the file is cut back to
+    where the row began, so no torn row is left, and `ResultsWriteError`
+    says why and how many rows this run wrote.
+    """
 
     def __init__(self, path: str | os.PathLike[str], resume: bool = False) -> None:
         self.path: Path | None = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        existing = resume and self.path.is_file() and self.path.stat().st_size > 0
-        if existing:
-            _drop_torn_tail(self.path)
-        # A file name that is not valid UTF-8 (lone surrogates in Python) is written
-        # as a \udcXX escape, which a JSON reader turns back into the same name.
-        mode = "a" if existing else "w"
-        self._handle = open(self.path, mode, encoding="utf-8", errors="backslashreplace", newline="")
-        self._owned = True
-        self._fresh = self.path.stat().st_size == 0
+        self.rows_written = 0
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            existing = resume and self.path.is_file() and self.path.stat().st_size > 0
+            if existing:
+                _drop_torn_tail(self.path)
+            flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if existing else os.O_TRUNC)
+            self._fd: int | None = os.open(self.path, flags, 0o666)
+            self._fresh = os.fstat(self._fd).st_size == 0
+        except OSError as exc:
+            raise ResultsWriteError(self.path, _os_reason(exc), 0) from None
+        self._stream: TextIO | None = None
 
     @classmethod
     def to_stream(cls, stream: TextIO):  # noqa: ANN206 - returns the concrete writer
         """A writer on an open text stream (e.g. stdout): flushed per row, never closed."""
         writer = cls.__new__(cls)
-        writer.path, writer._handle, writer._owned, writer._fresh = None, stream, False, True
+        writer.path, writer._fd, writer._stream, writer._fresh, writer.rows_written = None, None, stream, True, 0
         return writer
 
     def _write_text(self, text: str) -> None:
-        self._handle.write(text)
-        self._handle.flush()
-        if self._owned:
-            os.fsync(self._handle.fileno())
+        if self._fd is None:
+            try:
+                self._stream.write(text)
+                self._stream.flush()
+            except OSError as exc:
+                raise ResultsWriteError(None, _os_reason(exc), self.rows_written) from None
+            self.rows_written += 1
+            return
+        # A file name that is not valid UTF-8 (lone surrogates in Python) is written
+        # as a \udcXX escape, which a JSON reader turns back into the same name.
+        data = text.encode("utf-8", errors="backslashreplace")
+        start = os.fstat(self._fd).st_size
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self._fd, view):]
+            os.fsync(self._fd)
+        except OSError as exc:
+            try:
+                os.ftruncate(self._fd, start)  # no torn row left behind
+                os.fsync(self._fd)
+            except OSError:
+                pass  # --resume drops a torn last row anyway
+            raise ResultsWriteError(self.path, _os_reason(exc), self.rows_written) from None
+        self.rows_written += 1
 
     def close(self) -> None:
-        if self._owned and not self._handle.closed:
-            self._handle.close()
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
     def __enter__(self):  # noqa: ANN204 - returns the concrete writer
         return self
@@ -441,38 +604,112 @@ class JsonlWriter(_RowWriter):
         return {r.path for r in read_jsonl(path)} if Path(path).is_file() else set()
 
 
+def _excel_number(value: Any) -> Any:
+    return str(value).replace(".", ",") if isinstance(value, float) else value
+
+
 class CsvSummaryWriter(_RowWriter):
-    """Stream the flat CSV summary (:data:`CSV_COLUMNS`), durable after each row."""
+    """Stream the flat CSV summary (:data:`CSV_COLUMNS`), durable after each row.
+
+    Parameters
+    ----------
+    path, resume
+        As for `JsonlWriter`.
+    dialect : {"plain", "excel"}
+        ``excel``: ``;`` between fields, decimal commas and a UTF-8 BOM.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], resume: bool = False, dialect: str = "plain") -> None:
+        if dialect not in CSV_DIALECTS:
+            raise ValueError(f"dialect must be one of {CSV_DIALECTS}, got {dialect!r}")
+        self.dialect = dialect
+        super().__init__(path, resume=resume)
+
+    @classmethod
+    def to_stream(cls, stream: TextIO, dialect: str = "plain"):  # noqa: ANN206
+        writer = super().to_stream(stream)
+        writer.dialect = dialect
+        return writer
 
     def write(self, result: ScanResult) -> None:
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
+        excel = getattr(self, "dialect", "plain") == "excel"
+        writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n", delimiter=";" if excel else ",")
         if self._fresh:
+            if excel:
+                buffer.write(_BOM)
             writer.writeheader()
-            self._fresh = False
-        writer.writerow(result.to_row())
+        row = result.to_row()
+        writer.writerow({k: _excel_number(v) for k, v in row.items()} if excel else row)
         self._write_text(buffer.getvalue())
+        self._fresh = False
+
+    @staticmethod
+    def header_line(dialect: str) -> str:
+        """The header row of a new summary in ``dialect`` (with the BOM for ``excel``)."""
+        return (_BOM + ";".join(CSV_COLUMNS) if dialect == "excel" else ",".join(CSV_COLUMNS)) + "\n"
+
+    @staticmethod
+    def is_legacy(path: str | os.PathLike[str]) -> bool:
+        """True for a summary written before the ``file_*`` columns existed."""
+        path = Path(path)
+        if not path.is_file():
+            return False
+        with open(path, encoding="utf-8", errors="replace", newline="") as handle:
+            first = handle.readline().rstrip("\r\n").removeprefix(_BOM)
+        return first in (",".join(LEGACY_CSV_COLUMNS), ";".join(LEGACY_CSV_COLUMNS))
+
+    @staticmethod
+    def dialect_of(path: str | os.PathLike[str]) -> str | None:
+        """``plain`` or ``excel`` from an existing summary's header; ``None`` if it has none."""
+        path = Path(path)
+        if not path.is_file():
+            return None
+        with open(path, encoding="utf-8", errors="replace", newline="") as handle:
+            first = handle.readline().rstrip("\r\n")
+        excel = first.startswith(_BOM)
+        header = first.removeprefix(_BOM).split(";" if excel else ",")
+        if tuple(header) in (CSV_COLUMNS, LEGACY_CSV_COLUMNS):
+            return "excel" if excel else "plain"
+        return None
 
     @staticmethod
     def read_rows(path: str | os.PathLike[str]) -> list[dict[str, str]]:
         """Every complete row of an existing CSV summary, as strings by column name.
 
-        A torn last row (crash mid-write) and rows with the wrong number of
-        fields are skipped; a file without the expected header gives no rows.
+        Both dialects and the older header without the ``file_*`` columns are
+        read; numbers come back with ``.`` decimals. A torn last row (crash
+        mid-write) and rows with the wrong number of fields are skipped; a
+        file without the expected header gives no rows.
         """
         path = Path(path)
-        if not path.is_file():
+        dialect = CsvSummaryWriter.dialect_of(path)
+        if dialect is None:
             return []
-        rows = csv.reader(io.StringIO(_complete_text(path)))
-        header = next(rows, None)
-        if header is None or list(header) != list(CSV_COLUMNS):
-            return []
-        return [dict(zip(CSV_COLUMNS, row)) for row in rows if len(row) == len(CSV_COLUMNS)]
+        text = _complete_text(path).removeprefix(_BOM)
+        rows = csv.reader(io.StringIO(text), delimiter=";" if dialect == "excel" else ",")
+        header = tuple(next(rows, ()))
+        found = []
+        for row in rows:
+            if len(row) != len(header):
+                continue
+            values = dict(zip(header, row))
+            if dialect == "excel":
+                values = {k: (_decimal_point(v) if k in _NUMERIC_COLUMNS else v) for k, v in values.items()}
+            found.append(values)
+        return found
 
     @staticmethod
     def done_paths(path: str | os.PathLike[str]) -> set[str]:
         """Paths of every complete row in an existing CSV summary (empty if none)."""
         return {row["path"] for row in CsvSummaryWriter.read_rows(path)}
+
+
+_NUMERIC_COLUMNS = frozenset({"duration_s", "probability", "threshold", "triggered_at"})
+
+
+def _decimal_point(value: str) -> str:
+    return value.replace(",", ".")
 
 
 def read_jsonl(path: str | os.PathLike[str]) -> list[ScanResult]:
@@ -495,9 +732,9 @@ def done_paths(path: str | os.PathLike[str]) -> set[str]:
     return JsonlWriter.done_paths(path)
 
 
-def write_csv_summary(results: Iterable[ScanResult], path: str | os.PathLike[str]) -> Path:
+def write_csv_summary(results: Iterable[ScanResult], path: str | os.PathLike[str], dialect: str = "plain") -> Path:
     """Write the flat CSV summary of ``results`` to ``path`` (overwrites)."""
-    with CsvSummaryWriter(path) as writer:
+    with CsvSummaryWriter(path, dialect=dialect) as writer:
         for result in results:
             writer.write(result)
     return Path(path)

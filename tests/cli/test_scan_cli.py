@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 import signal
@@ -20,7 +21,7 @@ from audio_artifacts.reports import CSV_COLUMNS, ScanResult
 
 CONTRACT_KEYS = [
     "path", "status", "error", "duration_s", "sample_rate", "channels", "probability",
-    "verdict", "threshold", "triggered_at", "windows", "events", "model",
+    "verdict", "threshold", "triggered_at", "windows", "events", "model", "identity",
 ]
 CLI = [sys.executable, "-c", "import sys; from audio_artifacts.cli import main; sys.exit(main())"]
 
@@ -96,6 +97,10 @@ def test_jsonl_contract_for_each_field(tmp_path, capsys, tiny_model_dir, make_re
         assert r["duration_s"] == pytest.approx(seconds, abs=1e-3)
         assert r["model"] == {"name": "tiny-test", "version": "0.0.1"}
         assert r["threshold"] == 0.5
+        data = open(path, "rb").read()
+        assert r["identity"] == {"size": len(data), "mtime_ns": os.stat(path).st_mtime_ns,
+                                 "sha256": hashlib.sha256(data[: 1 << 20]).hexdigest(),
+                                 "hashed_bytes": min(len(data), 1 << 20)}
         windows = r["windows"]
         # windows cover the file: from 0 to the end, no gaps, at most 5 s each
         assert windows[0]["start"] == 0.0
@@ -271,7 +276,8 @@ def test_folders_globs_and_recursion(tmp_path, capsys, tiny_model_dir, make_reco
 
     assert names(tmp_path) == ["TOP2.WAV", "deep.flac", "top.wav"]
     assert names(tmp_path, "--no-recursive") == ["TOP2.WAV", "top.wav"]
-    assert names(tmp_path / "*.wav") == ["top.wav"]
+    # extensions match in any case, as on Windows (where the docs' examples come from)
+    assert names(tmp_path / "*.wav") == ["TOP2.WAV", "top.wav"]
     assert names(tmp_path / "**" / "*.flac") == ["deep.flac"]
     assert names(tmp_path / "top.wav", tmp_path) == ["TOP2.WAV", "deep.flac", "top.wav"]  # no duplicates
 

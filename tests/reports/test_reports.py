@@ -28,7 +28,7 @@ from audio_artifacts.reports import (
 MODEL = {"name": "tiny", "version": "0.1"}
 CONTRACT_KEYS = [
     "path", "status", "error", "duration_s", "sample_rate", "channels", "probability",
-    "verdict", "threshold", "triggered_at", "windows", "events", "model",
+    "verdict", "threshold", "triggered_at", "windows", "events", "model", "identity",
 ]
 
 
@@ -215,3 +215,63 @@ def test_a_file_name_that_is_not_utf8_is_kept_and_resumable(tmp_path):
     (row,) = read_jsonl(out)
     assert row.path == name and done_paths(out) == {name}
     out.read_text(encoding="utf-8")  # the file itself is valid UTF-8
+
+
+# --------------------------------------------------------------------------- identity, dialects, write errors
+
+
+def test_file_identity_is_size_time_and_head_hash(tmp_path):
+    import dataclasses
+    import hashlib
+    import os
+
+    from audio_artifacts.reports import IDENTITY_HEAD_BYTES, FileIdentity
+
+    small, big = tmp_path / "small.wav", tmp_path / "big.wav"
+    small.write_bytes(b"abc")
+    big.write_bytes(b"x" * IDENTITY_HEAD_BYTES + b"tail")
+    assert FileIdentity.of(small) == FileIdentity(3, os.stat(small).st_mtime_ns, hashlib.sha256(b"abc").hexdigest(), 3)
+    head = FileIdentity.of(big)
+    assert head.hashed_bytes == IDENTITY_HEAD_BYTES and head.size == IDENTITY_HEAD_BYTES + 4
+    assert FileIdentity.of(tmp_path) is None and FileIdentity.of(tmp_path / "missing.wav") is None
+    assert FileIdentity.of(small, with_mtime=False).mtime_ns is None
+    result = dataclasses.replace(ok_result(), identity=FileIdentity.of(small))
+    assert ScanResult.from_dict(json.loads(json.dumps(result.to_dict()))) == result
+    with pytest.raises(ValueError):
+        ScanResult.from_dict({**result.to_dict(), "identity": {"size": 1}})
+
+
+def test_excel_dialect_round_trips_and_is_detected(tmp_path):
+    import dataclasses
+
+    from audio_artifacts.reports import FileIdentity
+
+    (tmp_path / "ä.wav").write_bytes(b"abc")
+    result = dataclasses.replace(ok_result("Prüfling ä;1.wav"), identity=FileIdentity.of(tmp_path / "ä.wav"))
+    out = tmp_path / "excel.csv"
+    with CsvSummaryWriter(out, dialect="excel") as writer:
+        writer.write(result)
+    with CsvSummaryWriter(out, resume=True, dialect="excel") as writer:
+        writer.write(ok_result("second.wav"))
+    raw = out.read_bytes()
+    assert raw.startswith("\ufeff".encode()) and raw.count("\ufeff".encode()) == 1
+    assert CsvSummaryWriter.dialect_of(out) == "excel"
+    rows = CsvSummaryWriter.read_rows(out)
+    assert [r["path"] for r in rows] == ["Prüfling ä;1.wav", "second.wav"]
+    assert float(rows[0]["probability"]) == result.probability  # decimal commas read back
+    assert rows[0]["file_sha256"] == result.identity.sha256
+    assert ";0,9;" in out.read_text(encoding="utf-8-sig").splitlines()[1]
+    with pytest.raises(ValueError):
+        CsvSummaryWriter(out, dialect="semicolon")
+
+
+def test_a_failed_write_raises_a_clear_error_and_leaves_only_whole_rows(tmp_path):
+    from audio_artifacts.reports import ResultsWriteError
+
+    with pytest.raises(ResultsWriteError, match="no space left on the device"):
+        with JsonlWriter("/dev/full") as writer:
+            writer.write(ok_result())
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(ResultsWriteError, match=r"cannot write results to .*file/out\.jsonl"):
+        JsonlWriter(blocker / "out.jsonl")

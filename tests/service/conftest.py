@@ -173,7 +173,12 @@ def served_model(tmp_path_factory: pytest.TempPathFactory, recordings: dict[str,
     info.threshold = _widest_gap_threshold(probabilities)
     save_model_dir(directory, model, info)
     detector = Detector(directory, backend="torch")
-    reference = {name: detector.scan_file(path, display_name=name).to_dict() for name, path in recordings.items()}
+    from audio_artifacts.reports import FileIdentity
+
+    # the service adds the identity of the bytes it scanned (size and SHA-256; no mtime for an upload)
+    reference = {name: {**detector.scan_file(path, display_name=name).to_dict(),
+                        "identity": FileIdentity.of(path, with_mtime=False).to_dict()}
+                 for name, path in recordings.items()}
     verdicts = {r["verdict"] for r in reference.values()}
     assert verdicts == {"artifact", "no_artifact"}, reference
     return ServedModel(directory, info.threshold, reference)
@@ -217,6 +222,9 @@ class Server:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        stop_server(self)
 
 
 def free_port() -> int:
@@ -265,7 +273,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, served_model: ServedModel):
     """The service on loopback with the tiny model, a 4 MiB limit and 2 inference threads."""
     srv = start_server(
         ["--model", str(served_model.directory), "--backend", "torch",
-         "--inference-threads", "2", "--max-batch-files", "8"],
+         "--inference-threads", "2", "--max-batch-files", "8", "--max-pending", "64"],
         tmp_path_factory.mktemp("server"),
     )
     yield srv
@@ -280,3 +288,30 @@ def client(server: Server):
         yield http
     # Every request has ended: nothing of any upload may be left on disk.
     assert server.leftovers() == []
+
+
+@pytest.fixture
+def launch(tmp_path: Path):
+    """``launch(extra_args, name)``: a server of this test only (stopped at its end)."""
+    started: list[Server] = []
+
+    def start(extra_args: list[str], name: str = "srv") -> Server:
+        (tmp_path / name).mkdir()
+        srv = start_server(extra_args, tmp_path / name)
+        started.append(srv)
+        return srv
+
+    yield start
+    for srv in started:
+        stop_server(srv)
+
+
+@pytest.fixture(scope="session")
+def serve_command() -> list[str]:
+    """The command line that runs ``audio-artifacts`` in a fresh interpreter."""
+    return list(CLI)
+
+
+@pytest.fixture
+def unused_port() -> int:
+    return free_port()

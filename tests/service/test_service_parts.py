@@ -138,6 +138,36 @@ def test_config_validates_and_round_trips(tmp_path: Path) -> None:
         ServiceConfig.from_json('{"model_dir": null, "port": 1}')
 
 
+def test_security_settings_validate_and_the_token_stays_out_of_repr(tmp_path: Path) -> None:
+    config = ServiceConfig(token="t" * 16, max_pending=2, read_timeout_s=0.5, results_path=str(tmp_path / "r.jsonl"))
+    assert "tttt" not in repr(config) and config.pending_limit == 2
+    assert ServiceConfig.from_json(config.to_json()) == config  # workers get the token too
+    assert ServiceConfig(inference_threads=8).pending_limit == 64 and ServiceConfig().pending_limit == 32
+    for bad in ({"token": "short"}, {"token": " " + "t" * 20}, {"max_pending": 0}, {"read_timeout_s": 0},
+                {"read_timeout_s": float("inf")}):
+        with pytest.raises(ValueError):
+            ServiceConfig(**bad)
+
+
+@pytest.mark.parametrize(
+    ("header", "accepted"),
+    [
+        (b"Bearer " + b"k" * 20, True),
+        (b"bearer " + b"k" * 20, True),  # the scheme is case-insensitive (RFC 7235)
+        (b"Bearer " + b"k" * 19, False),
+        (b"Bearer " + b"k" * 21, False),
+        (b"Basic " + b"k" * 20, False),
+        (b"k" * 20, False),
+        (b"", False),
+    ],
+)
+def test_bearer_token_check(header: bytes, accepted: bool) -> None:
+    from audio_artifacts.service.guard import bearer_token_matches
+
+    assert bearer_token_matches([(b"authorization", header)], b"k" * 20) is accepted
+    assert bearer_token_matches([], b"k" * 20) is False
+
+
 @pytest.mark.parametrize(
     "argv",
     [
@@ -146,6 +176,14 @@ def test_config_validates_and_round_trips(tmp_path: Path) -> None:
         ["serve", "--max-upload-mb", "-1"],
         ["serve", "--threshold", "2"],
         ["serve", "--model", "/nonexistent/model/dir"],
+        ["serve", "--ssl-keyfile", "key.pem"],
+        ["serve", "--ssl-certfile", "/nonexistent/cert.pem", "--ssl-keyfile", "/nonexistent/key.pem"],
+        ["serve", "--shutdown-grace", "-1"],
+        ["serve", "--read-timeout", "0"],
+        ["serve", "--max-pending", "0"],
+        ["serve", "--results", "r.jsonl", "--workers", "2"],
+        ["serve", "--token-file", "/nonexistent/token"],
+        ["serve", "--host", "192.0.2.10"],  # a LAN address without a token
     ],
 )
 def test_serve_rejects_bad_options_before_starting(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
@@ -174,3 +212,21 @@ def test_dotnet_style_parts_from_windows_stations(tmp_path: Path) -> None:
     form = asyncio.run(receive_form('multipart/form-data; boundary="dotnet-b"', str(len(body)),
                                     _chunks(body, 5), tmp_path, ("file",), UploadLimits(1000, 1)))
     assert [(f.field, f.filename, f.path.read_bytes()) for f in form.files] == [("file", "unit7.wav", b"RIFFdata")]
+
+
+def test_the_listening_socket_lets_asyncio_disable_nagle() -> None:
+    """Accepted connections inherit the protocol; asyncio sets TCP_NODELAY only for IPPROTO_TCP.
+    Without it every answer waited ~40 ms for a delayed ACK (the load benchmark: 15 instead of 48 req/s)."""
+    import socket
+
+    from audio_artifacts.cli.serve import bind_socket
+
+    listener = bind_socket("127.0.0.1", 0)
+    try:
+        assert listener.proto == socket.IPPROTO_TCP
+        with socket.create_connection(listener.getsockname(), timeout=5):
+            accepted, _ = listener.accept()
+            with accepted:
+                assert accepted.proto == socket.IPPROTO_TCP
+    finally:
+        listener.close()

@@ -12,18 +12,24 @@ Output contract
 * ``--format csv``: the flat CSV summary instead (``--out`` ending in ``.csv``
   implies it). With ``--format`` but no ``--out`` the rows go to stdout.
 * No ``--out`` and no ``--format``: a readable table on stdout.
-* ``--resume``: recordings already in ``--out`` are skipped, new rows are
-  appended (a row torn by a crash is dropped and its recording scanned again).
+* ``--resume``: recordings already in ``--out`` with the same file identity
+  (size, modification time, SHA-256 of the first MiB) are skipped, new rows
+  are appended (a row torn by a crash is dropped and its recording scanned
+  again). A recording whose identity changed (replaced, re-recorded) has its
+  old row removed and is scanned again, and the scan says so.
 
 Exit codes
 ----------
 0 every recording scanned; 1 some recordings could not be scanned (each has
 an error row, all others are reported); 2 usage errors (bad options, nothing
 to scan, unusable model); 3 with ``--fail-on-artifact`` when any verdict is
-``artifact``. 3 takes precedence over 1: an artifact found is a definite
-finding about a device, while the failed files are listed in the output
-either way. With ``--resume`` the code covers the rows already in the file too,
-so it is the same as for one uninterrupted run.
+``artifact``; 4 the results cannot be written (disk full, file-size limit,
+permission): rows written so far are intact, rerun with ``--resume`` once
+fixed. 4 takes precedence (the output is incomplete), then 3 over 1: an
+artifact found is a definite finding about a device, while the failed files
+are listed in the output either way. With ``--resume`` the code and the
+summary cover the rows already in the file too, so they are the same as for
+one uninterrupted run.
 """
 
 from __future__ import annotations
@@ -32,10 +38,11 @@ import argparse
 import glob
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 # reports is light (standard library only); the model stack is imported in run only.
-from audio_artifacts.reports import CSV_COLUMNS
+from audio_artifacts.reports import CSV_DIALECTS, CsvSummaryWriter, FileIdentity, ResultsWriteError
 
 #: Extensions (lower case) collected from folders and globs.
 AUDIO_EXTENSIONS = frozenset({
@@ -43,7 +50,7 @@ AUDIO_EXTENSIONS = frozenset({
     ".aifc", ".w64", ".rf64", ".caf", ".au", ".snd",
 })
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_ARTIFACT = 0, 1, 2, 3
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_ARTIFACT, EXIT_OUTPUT = 0, 1, 2, 3, 4
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -60,10 +67,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=("jsonl", "csv"), default=None,
                         help="output format (default: from --out's extension, jsonl otherwise; "
                              "a table on the terminal when neither is given)")
+    parser.add_argument("--csv-dialect", choices=CSV_DIALECTS, default="plain",
+                        help="CSV flavour: plain (',', default) or excel (';', decimal commas, UTF-8 BOM: "
+                             "opens as a table in a German or other European Excel)")
     parser.add_argument("--threshold", type=float, default=None, metavar="T",
                         help="decision threshold on the probability in [0, 1] (default: the model's)")
     parser.add_argument("--resume", action="store_true",
-                        help="skip recordings already in --out and append the others")
+                        help="skip recordings already in --out (same size, time and content hash) "
+                             "and append the others")
     parser.add_argument("--fail-on-artifact", action="store_true",
                         help="exit with code 3 when any recording's verdict is artifact")
     parser.add_argument("--plots", metavar="DIR", default=None,
@@ -105,6 +116,30 @@ def _walk(folder: Path, recursive: bool) -> list[Path]:
     return sorted(found)
 
 
+def _ignore_case(pattern: str) -> str:
+    """``pattern`` with the letters of its last component matching either case (``*.wav`` -> ``*.[wW][aA][vV]``).
+
+    Windows matches names without regard to case and our docs promise globs
+    as there; folders above the last component keep the file system's rules.
+    Letters inside ``[...]`` are left alone.
+    """
+    cut = max(pattern.rfind("/"), pattern.rfind(os.sep))
+    head, last = pattern[: cut + 1], pattern[cut + 1 :]
+    out, in_class = [], False
+    for ch in last:
+        if in_class:
+            out.append(ch)
+            in_class = ch != "]"
+        elif ch == "[":
+            out.append(ch)
+            in_class = True
+        elif ch.isalpha() and ch.lower() != ch.upper():
+            out.append(f"[{ch.lower()}{ch.upper()}]")
+        else:
+            out.append(ch)
+    return head + "".join(out)
+
+
 def expand_inputs(patterns: list[str], recursive: bool = True) -> tuple[list[Path], list[str]]:
     """Turn the command line's PATHs into the recordings to scan.
 
@@ -127,7 +162,7 @@ def expand_inputs(patterns: list[str], recursive: bool = True) -> tuple[list[Pat
             paths.extend(found)
         elif not os.path.lexists(pattern) and glob.has_magic(pattern):
             found = []
-            for match in sorted(glob.glob(pattern, recursive=recursive)):
+            for match in sorted(set(glob.glob(_ignore_case(pattern), recursive=recursive))):
                 match_path = Path(match)
                 if match_path.is_dir() and not _has_audio_extension(match_path):
                     found.extend(_walk(match_path, recursive))
@@ -144,6 +179,25 @@ def expand_inputs(patterns: list[str], recursive: bool = True) -> tuple[list[Pat
     return list(unique.values()), warnings
 
 
+#: Recordings whose identities are taken just before they are handed to the detector:
+#: the first rows come out at once even for a large archive.
+IDENTITY_CHUNK = 32
+
+
+def _scan_in_chunks(detector, paths: list[Path], identities: dict[str, FileIdentity | None]):  # noqa: ANN001, ANN202
+    """(path, result) in order; each chunk's identities are taken before its files are read."""
+    for start in range(0, len(paths), IDENTITY_CHUNK):
+        chunk = paths[start : start + IDENTITY_CHUNK]
+        for path in chunk:
+            if str(path) not in identities:
+                identities[str(path)] = FileIdentity.of(path)
+        results = detector.scan_many(chunk)
+        try:
+            yield from zip(chunk, results)
+        finally:
+            results.close()  # stops the detector's reader thread now, not when collected
+
+
 def _plot_name(path: Path, used: set[str]) -> str:
     """``<stem>.png``, made unique within one run (same stems from different folders)."""
     name, n = f"{path.stem}.png", 1
@@ -152,6 +206,17 @@ def _plot_name(path: Path, used: set[str]) -> str:
         name = f"{path.stem}-{n}.png"
     used.add(name)
     return name
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """What the exit code and the summary need of one row."""
+
+    path: str
+    status: str
+    verdict: str | None
+    threshold: float
+    identity: FileIdentity | None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -179,52 +244,150 @@ def run(args: argparse.Namespace) -> int:
     if not paths:
         return _usage_error("no recordings found in: " + ", ".join(args.paths))
 
-    previous = _previous_outcomes(out, fmt) if args.resume else {}
-    if args.resume and not previous and not _holds_no_rows_yet(out, fmt):
-        return _usage_error(f"--resume: {out} holds no {fmt} scan results; not appending to it")
-    todo = [p for p in paths if not ({str(p), os.path.abspath(p)} & previous.keys())]
+    # Identities are taken before a file is read (here for files with a row, in
+    # `_scan` for the others): a file replaced while it is scanned then has a
+    # row whose identity no longer matches, and is scanned again next time.
+    identities: dict[str, FileIdentity | None] = {}
+    previous: list[_Outcome] = []
+    if args.resume:
+        try:
+            previous = _previous_outcomes(out, fmt, args.csv_dialect)
+        except ValueError as exc:
+            return _usage_error(str(exc))
+        if not previous and not _holds_no_rows_yet(out, fmt):
+            return _usage_error(f"--resume: {out} holds no {fmt} scan results; not appending to it")
+    by_key: dict[str, _Outcome] = {}
+    for row in previous:
+        by_key[row.path] = by_key[os.path.abspath(row.path)] = row
+    todo: list[Path] = []
+    stale: list[_Outcome] = []
+    for path in paths:
+        row = by_key.get(str(path)) or by_key.get(os.path.abspath(path))
+        if row is None:
+            todo.append(path)
+            continue
+        identities[str(path)] = FileIdentity.of(path)
+        if row.identity != identities[str(path)]:
+            todo.append(path)
+            stale.append(row)
+    # A summary of an older version is rewritten with the file_* columns before rows are appended.
+    if stale or (fmt == "csv" and args.resume and CsvSummaryWriter.is_legacy(out)):
+        for row in stale:
+            why = "its row has no file identity (written by an older version)" if row.identity is None \
+                else "it changed since its row was written (size, modification time or content)"
+            print(f"audio-artifacts scan: rescanning {row.path}: {why}", file=sys.stderr)
+        try:
+            _drop_rows(out, fmt, {row.path for row in stale})
+        except ResultsWriteError as exc:
+            return _output_error(exc)
+        stale_paths = {row.path for row in stale}
+        previous = [row for row in previous if row.path not in stale_paths]
     if args.resume and len(todo) < len(paths):
         print(f"audio-artifacts scan: resuming: {len(paths) - len(todo)} of {len(paths)} "
               f"recording(s) already in {out}", file=sys.stderr)
-    pending = set(map(str, todo))
-    earlier = [previous.get(str(p)) or previous[os.path.abspath(p)] for p in paths if str(p) not in pending]
-    outcomes = [(status, verdict) for status, verdict, _ in earlier]
-    if todo:
-        outcomes += _scan(args, todo, out, fmt, earlier_thresholds={t for _, _, t in earlier})
+    new: list[_Outcome] = []
+    try:
+        if todo:
+            _scan(args, todo, out, fmt, identities, new, earlier_thresholds={r.threshold for r in previous})
+    except ResultsWriteError as exc:
+        _print_summary(out, previous, new, args.resume)
+        return _output_error(exc)
+    _print_summary(out, previous, new, args.resume)
 
-    failed = any(status != "ok" for status, _ in outcomes)
-    flagged = any(verdict == "artifact" for _, verdict in outcomes)
+    # The whole output decides: with --resume, the rows already there count too.
+    outcomes = previous + new
+    failed = any(o.status != "ok" for o in outcomes)
+    flagged = any(o.verdict == "artifact" for o in outcomes)
     if args.fail_on_artifact and flagged:
         return EXIT_ARTIFACT
     return EXIT_FAILED if failed else EXIT_OK
 
 
+def _print_summary(out: Path | None, previous: list[_Outcome], new: list[_Outcome], resume: bool) -> None:
+    """The counts of the whole output file (earlier rows included) on standard error."""
+    if out is None:
+        return
+    extra = f" ({len(new)} scanned now, {len(previous)} already there)" if resume else ""
+    print(f"{_footer(previous + new)}{extra} -> {out}", file=sys.stderr)
+
+
+def _footer(outcomes: list[_Outcome]) -> str:
+    from audio_artifacts.reports import TableFormatter
+
+    return TableFormatter.footer(len(outcomes), sum(o.verdict == "artifact" for o in outcomes),
+                                 sum(o.status != "ok" for o in outcomes))
+
+
+def _output_error(exc: ResultsWriteError) -> int:
+    print(f"audio-artifacts scan: error: {exc}; fix it (free space, permissions) and rerun with --resume "
+          "to add the missing rows", file=sys.stderr)
+    return EXIT_OUTPUT
+
+
 def _holds_no_rows_yet(out: Path, fmt: str) -> bool:
     """True for a missing or empty file, a CSV header alone, or one torn first row."""
+    from audio_artifacts.reports import CsvSummaryWriter
+
     if not out.is_file():
         return True
     with open(out, encoding="utf-8", errors="replace") as handle:
         first_line = handle.readline()
+        second = handle.readline()
     if not first_line.endswith("\n"):
         return True  # killed while writing the first row
-    return fmt == "csv" and first_line.rstrip("\r\n") == ",".join(CSV_COLUMNS)
+    return fmt == "csv" and CsvSummaryWriter.dialect_of(out) is not None and not second.endswith("\n")
 
 
-def _previous_outcomes(out: Path, fmt: str) -> dict[str, tuple[str, str | None, float]]:
-    """(status, verdict, threshold) of every complete row already in ``out``, by path and absolute path."""
+def _previous_outcomes(out: Path, fmt: str, dialect: str) -> list[_Outcome]:
+    """Every complete row already in ``out``, in file order (``ValueError``: wrong CSV dialect)."""
     from audio_artifacts.reports import CsvSummaryWriter, read_jsonl
 
     if not out.is_file():
-        return {}
+        return []
     if fmt == "csv":
-        rows = [(r["path"], r["status"], r["verdict"] or None, float(r["threshold"]))
-                for r in CsvSummaryWriter.read_rows(out)]
+        found = CsvSummaryWriter.dialect_of(out)
+        if found is not None and found != dialect:
+            raise ValueError(f"--resume: {out} is written in the {found} CSV dialect; pass --csv-dialect {found}")
+        rows = []
+        for r in CsvSummaryWriter.read_rows(out):
+            identity = None
+            if r.get("file_sha256"):
+                identity = FileIdentity.coerce({"size": r["file_size"], "mtime_ns": r["file_mtime_ns"],
+                                                "sha256": r["file_sha256"], "hashed_bytes": r["file_hashed_bytes"]})
+            rows.append(_Outcome(r["path"], r["status"], r["verdict"] or None, float(r["threshold"]), identity))
+        return rows
+    return [_Outcome(r.path, r.status, r.verdict, r.threshold, r.identity) for r in read_jsonl(out)]
+
+
+def _drop_rows(out: Path, fmt: str, paths: set[str]) -> None:
+    """Rewrite ``out`` without the rows of ``paths`` (atomically: temporary file + rename)."""
+    import csv
+    import io
+    import json
+
+    from audio_artifacts.reports import CsvSummaryWriter, _complete_text, replace_atomically
+
+    text = _complete_text(out)
+    lines = text.splitlines(keepends=True)
+    kept = []
+    if fmt == "csv":
+        dialect = CsvSummaryWriter.dialect_of(out) or "plain"
+        delimiter = ";" if dialect == "excel" else ","
+        legacy = CsvSummaryWriter.is_legacy(out)
+        kept.append(CsvSummaryWriter.header_line(dialect))  # an older header gains the file_* columns
+        for line in lines[1:]:
+            fields = next(csv.reader(io.StringIO(line), delimiter=delimiter), [""])
+            if fields[0] not in paths:
+                kept.append(line.rstrip("\r\n") + delimiter * 4 + "\n" if legacy else line)
     else:
-        rows = [(r.path, r.status, r.verdict, r.threshold) for r in read_jsonl(out)]
-    outcomes: dict[str, tuple[str, str | None, float]] = {}
-    for path, status, verdict, threshold in rows:
-        outcomes[path] = outcomes[os.path.abspath(path)] = (status, verdict, threshold)
-    return outcomes
+        for line in lines:
+            try:
+                path = json.loads(line).get("path")
+            except (ValueError, AttributeError):
+                path = None
+            if path not in paths:
+                kept.append(line)
+    replace_atomically(out, "".join(kept))
 
 
 def _scan(
@@ -232,9 +395,13 @@ def _scan(
     paths: list[Path],
     out: Path | None,
     fmt: str | None,
+    identities: dict[str, FileIdentity | None],
+    outcomes: list[_Outcome],
     earlier_thresholds: set[float] = frozenset(),
-) -> list[tuple[str, str | None]]:
-    """Scan ``paths``, writing each result as it comes; returns (status, verdict) per path."""
+) -> None:
+    """Scan ``paths``, writing each result as it comes and appending its outcome to ``outcomes``."""
+    import dataclasses
+
     from tqdm import tqdm
 
     from audio_artifacts.errors import ModelDirError
@@ -242,59 +409,63 @@ def _scan(
     from audio_artifacts.plots import plot_scan
     from audio_artifacts.reports import CsvSummaryWriter, JsonlWriter, TableFormatter
 
-    try:
-        detector = Detector(args.model, backend=args.backend, threshold=args.threshold,
-                            batch_size=args.batch_size, threads=args.workers)
-    except ModelDirError as exc:
-        if args.model is not None:
-            raise
-        raise ModelDirError(f"the bundled default model cannot be used ({exc}); "
-                            "pass --model DIR to scan with another model directory") from exc
-    other = sorted(earlier_thresholds - {detector.threshold})
-    if other:
-        print(f"audio-artifacts scan: warning: rows already in {out} used threshold(s) "
-              f"{', '.join(map(str, other))}; this run uses {detector.threshold}", file=sys.stderr)
     table = TableFormatter() if fmt is None else None
+    # The output first: an unwritable --out is an error before the model is loaded.
     if out is not None:
-        writer_class = CsvSummaryWriter if fmt == "csv" else JsonlWriter
-        writer = writer_class(out, resume=args.resume)
+        if fmt == "csv":
+            writer = CsvSummaryWriter(out, resume=args.resume, dialect=args.csv_dialect)
+        else:
+            writer = JsonlWriter(out, resume=args.resume)
+    elif fmt == "csv":
+        writer = CsvSummaryWriter.to_stream(sys.stdout, dialect=args.csv_dialect)
     elif fmt is not None:
-        writer = (CsvSummaryWriter if fmt == "csv" else JsonlWriter).to_stream(sys.stdout)
+        writer = JsonlWriter.to_stream(sys.stdout)
     else:
         writer = None
-    plots_dir = Path(args.plots) if args.plots is not None else None
-    used_names: set[str] = set()
-    outcomes: list[tuple[str, str | None]] = []
-    counts = {"artifact": 0, "error": 0}
-    bar = tqdm(total=len(paths), unit="file", file=sys.stderr, disable=not sys.stderr.isatty(),
-               desc="scanning", leave=False)
     try:
-        if table is not None:
-            bar.write(table.header(), file=sys.stdout)
-        for path, result in zip(paths, detector.scan_many(paths)):
-            if writer is not None:
-                writer.write(result)
-            else:
-                bar.write(table.row(result), file=sys.stdout)
-                sys.stdout.flush()
-            outcomes.append((result.status, result.verdict))
-            counts["artifact"] += result.flagged
-            counts["error"] += not result.ok
-            if plots_dir is not None and result.ok and (result.flagged or args.plots_all):
-                try:
-                    plot_scan(path, result, plots_dir / _plot_name(path, used_names), detector.audio_config)
-                except Exception as exc:  # a picture must never cost the scan its results
-                    bar.write(f"audio-artifacts scan: warning: no picture for {path}: {exc}", file=sys.stderr)
-            bar.set_postfix(counts, refresh=False)
-            bar.update(1)
+        try:
+            detector = Detector(args.model, backend=args.backend, threshold=args.threshold,
+                                batch_size=args.batch_size, threads=args.workers)
+        except ModelDirError as exc:
+            if args.model is not None:
+                raise
+            raise ModelDirError(f"the bundled default model cannot be used ({exc}); "
+                                "pass --model DIR to scan with another model directory") from exc
+        other = sorted(earlier_thresholds - {detector.threshold})
+        if other:
+            print(f"audio-artifacts scan: warning: rows already in {out} used threshold(s) "
+                  f"{', '.join(map(str, other))}; this run uses {detector.threshold}", file=sys.stderr)
+        plots_dir = Path(args.plots) if args.plots is not None else None
+        used_names: set[str] = set()
+        counts = {"artifact": 0, "error": 0}
+        bar = tqdm(total=len(paths), unit="file", file=sys.stderr, disable=not sys.stderr.isatty(),
+                   desc="scanning", leave=False)
+        try:
+            if table is not None:
+                bar.write(table.header(), file=sys.stdout)
+            for path, result in _scan_in_chunks(detector, paths, identities):
+                result = dataclasses.replace(result, identity=identities[str(path)])
+                if writer is not None:
+                    writer.write(result)
+                else:
+                    bar.write(table.row(result), file=sys.stdout)
+                    sys.stdout.flush()
+                outcomes.append(_Outcome(result.path, result.status, result.verdict, result.threshold,
+                                         result.identity))
+                counts["artifact"] += result.flagged
+                counts["error"] += not result.ok
+                if plots_dir is not None and result.ok and (result.flagged or args.plots_all):
+                    try:
+                        plot_scan(path, result, plots_dir / _plot_name(path, used_names), detector.audio_config)
+                    except Exception as exc:  # a picture must never cost the scan its results
+                        bar.write(f"audio-artifacts scan: warning: no picture for {path}: {exc}", file=sys.stderr)
+                bar.set_postfix(counts, refresh=False)
+                bar.update(1)
+        finally:
+            bar.close()
     finally:
-        bar.close()
         if writer is not None:
             writer.close()
-    footer = TableFormatter.footer(len(outcomes), counts["artifact"], counts["error"])
     if table is not None:
         print()
-        print(footer)
-    elif out is not None:
-        print(f"{footer} -> {out}", file=sys.stderr)
-    return outcomes
+        print(_footer(outcomes))

@@ -7,7 +7,10 @@ Safety properties (tested against a real uvicorn process):
   request and deleted when the request ends (also on errors and disconnects);
 * the upload limit is enforced on the bytes actually received (413);
 * inference runs in worker threads behind a bounded limiter, so the event
-  loop, and with it ``/health``, keeps answering during a long scan.
+  loop, and with it ``/health``, keeps answering during a long scan;
+* `guard.RequestGuard` in front: bearer token, at most ``max_pending``
+  uploads in progress (503 beyond), a read timeout on bodies (408), one JSON
+  access-log line per request; `protocol` bounds the time to send headers.
 """
 
 from __future__ import annotations
@@ -15,9 +18,10 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +32,9 @@ from fastapi.responses import JSONResponse, Response
 from starlette.requests import ClientDisconnect
 
 from audio_artifacts import __version__
+from audio_artifacts.reports import JsonlWriter, ScanResult
 from audio_artifacts.service.config import CONFIG_ENV, ServiceConfig
+from audio_artifacts.service.guard import ACCESS_KEY, AccessLog, ClientStalled, RequestGuard
 from audio_artifacts.service.scanning import scan_single_upload, scan_upload
 from audio_artifacts.service.schemas import ErrorOut, HealthOut, ModelRefOut, ScanResultOut
 from audio_artifacts.service.uploads import ReceivedForm, UploadError, UploadLimits, receive_form
@@ -45,6 +51,16 @@ class ServiceState:
     detector: Any  # audio_artifacts.inference.detector.Detector
     limiter: anyio.CapacityLimiter
     upload_root: Path
+    results: JsonlWriter | None = None
+    results_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def record(self, results: list[ScanResult]) -> None:
+        """Append results to ``--results`` (blocking: fsync per row; call from a thread)."""
+        if self.results is None:
+            return
+        with self.results_lock:
+            for result in results:
+                self.results.write(result)
 
     @asynccontextmanager
     async def request_folder(self) -> AsyncIterator[Path]:
@@ -62,6 +78,17 @@ class ServiceState:
 
 def _state(request: Request) -> ServiceState:
     return request.app.state.service
+
+
+def _note(request: Request, form: ReceivedForm | None = None, results: list[ScanResult] = ()) -> None:
+    """What the access log reports about this request: upload names and sizes, verdicts."""
+    access = request.scope.get("state", {}).get(ACCESS_KEY)
+    if access is None:
+        return
+    if form is not None:
+        access["uploads"] = [{"name": f.filename, "bytes": f.size} for f in form.files]
+    if results:
+        access["verdicts"] = [r.verdict if r.ok else "error" for r in results]
 
 
 def _multipart_body(field: str, many: bool) -> dict[str, Any]:
@@ -93,9 +120,12 @@ def _multipart_body(field: str, many: bool) -> dict[str, Any]:
 
 _ERRORS = {
     400: {"model": ErrorOut, "description": "malformed multipart body"},
+    401: {"model": ErrorOut, "description": "a token is configured and the request lacks it (Authorization: Bearer)"},
+    408: {"model": ErrorOut, "description": "the client stopped sending the body for --read-timeout seconds"},
     413: {"model": ErrorOut, "description": "upload larger than the limit, or too many files"},
     415: {"model": ErrorOut, "description": "not multipart, or (single file) not a readable recording"},
     422: {"model": ErrorOut, "description": "missing file field, bad threshold, or a recording that cannot be scanned"},
+    503: {"model": ErrorOut, "description": "--max-pending uploads already in progress; retry after Retry-After seconds"},
 }
 
 
@@ -130,13 +160,16 @@ async def _receive(request: Request, folder: Path, field: str, limits: UploadLim
 
 
 def _add_routes(app: FastAPI) -> None:
-    @app.get("/health", response_model=HealthOut, tags=["service"])
+    @app.get("/health", response_model=HealthOut, response_model_exclude_none=True, tags=["service"])
     async def health(request: Request) -> HealthOut:
-        """Liveness, the model that answers and its default threshold."""
+        """Liveness and the model that answers (and, to authorised callers, its settings)."""
         state = _state(request)
         info = state.detector.info
+        model = ModelRefOut(name=info.name, version=info.version)
+        if not request.scope.get("state", {}).get("authorized", True):
+            return HealthOut(model=model)
         return HealthOut(
-            model=ModelRefOut(name=info.name, version=info.version),
+            model=model,
             threshold=state.detector.threshold,
             backend=getattr(state.detector.backend, "name", type(state.detector.backend).__name__),
             sample_rate=info.sample_rate,
@@ -163,8 +196,11 @@ def _add_routes(app: FastAPI) -> None:
         limits = UploadLimits(max_file_bytes=state.config.max_upload_bytes, max_files=1)
         async with state.request_folder() as folder:
             form = await _receive(request, folder, "file", limits)
+            _note(request, form)
             chosen = _request_threshold(threshold, form)
             result = await state.run(scan_single_upload, state.detector, form.files[0], chosen)
+            _note(request, results=[result])
+            await state.run(state.record, [result])
         return ScanResultOut.from_result(result)
 
     @app.post(
@@ -189,10 +225,13 @@ def _add_routes(app: FastAPI) -> None:
         )
         async with state.request_folder() as folder:
             form = await _receive(request, folder, "files", limits)
+            _note(request, form)
             chosen = _request_threshold(threshold, form)
             results = []
             for upload in form.files:  # one thread call per file: long batches do not hog the limiter
                 results.append(await state.run(scan_upload, state.detector, upload, chosen))
+            _note(request, results=results)
+            await state.run(state.record, results)
         return [ScanResultOut.from_result(r) for r in results]
 
 
@@ -218,16 +257,20 @@ def create_app(config: ServiceConfig) -> FastAPI:
         if config.temp_dir is not None:
             config.temp_dir.mkdir(parents=True, exist_ok=True)
         upload_root = Path(tempfile.mkdtemp(prefix="audio-artifacts-uploads-", dir=config.temp_dir))
+        results = JsonlWriter(config.results_path, resume=True) if config.results_path is not None else None
         app.state.service = ServiceState(
             config=config,
             detector=detector,
             limiter=anyio.CapacityLimiter(config.inference_threads),
             upload_root=upload_root,
+            results=results,
         )
         try:
             yield
         finally:
             shutil.rmtree(upload_root, ignore_errors=True)
+            if results is not None:
+                results.close()
 
     app = FastAPI(
         title="audio-artifacts",
@@ -243,7 +286,9 @@ def create_app(config: ServiceConfig) -> FastAPI:
 
     @app.exception_handler(UploadError)
     async def upload_error(request: Request, exc: UploadError) -> JSONResponse:
-        return JSONResponse(status_code=exc.status_code, content={"detail": exc.message})
+        # A stalled client is not waited for again: answer and close the connection.
+        headers = {"connection": "close"} if isinstance(exc, ClientStalled) else None
+        return JSONResponse(status_code=exc.status_code, content={"detail": exc.message}, headers=headers)
 
     @app.exception_handler(ClientDisconnect)
     async def client_gone(request: Request, exc: ClientDisconnect) -> Response:
@@ -251,6 +296,13 @@ def create_app(config: ServiceConfig) -> FastAPI:
         return Response(status_code=400)
 
     _add_routes(app)
+    app.add_middleware(
+        RequestGuard,
+        token=config.token,
+        max_pending=config.pending_limit,
+        read_timeout_s=config.read_timeout_s,
+        access_log=AccessLog.open(config.access_log),
+    )
     return app
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 BACKENDS = ("auto", "torch", "onnx")
@@ -44,6 +44,21 @@ class ServiceConfig:
     temp_dir
         Parent folder of the service's upload folder; ``None`` uses the
         system temporary folder. Uploads are deleted after each request.
+    token
+        Bearer token the ``/api/`` endpoints require; ``None``: no
+        authentication (loopback or an explicitly unauthenticated service).
+    max_pending
+        Most inference requests in progress at once per worker (receiving,
+        queued or being scanned); more get 503 + ``Retry-After``. ``None``:
+        `default_max_pending` of ``inference_threads``.
+    read_timeout_s
+        Longest a client may stall while sending headers or body, seconds.
+    results_path
+        Append every result, as scan's JSONL rows (fsync'ed), to this file;
+        ``None``: keep no record.
+    access_log
+        ``"-"``: JSON access lines to standard error; a path: appended
+        there; ``None``: no access log.
     """
 
     model_dir: Path | None = None
@@ -55,6 +70,11 @@ class ServiceConfig:
     inference_threads: int = 1
     backend_threads: int | None = None
     temp_dir: Path | None = None
+    token: str | None = field(default=None, repr=False)
+    max_pending: int | None = None
+    read_timeout_s: float = 30.0
+    results_path: Path | None = None
+    access_log: str | None = "-"
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -71,10 +91,20 @@ class ServiceConfig:
             raise ValueError(f"inference_threads must be at least 1, got {self.inference_threads}")
         if self.backend_threads is not None and self.backend_threads < 1:
             raise ValueError(f"backend_threads must be at least 1, got {self.backend_threads}")
-        if self.model_dir is not None:
-            object.__setattr__(self, "model_dir", Path(self.model_dir))
-        if self.temp_dir is not None:
-            object.__setattr__(self, "temp_dir", Path(self.temp_dir))
+        if self.token is not None and (not self.token or self.token != self.token.strip() or len(self.token) < 16):
+            raise ValueError("the token must be at least 16 characters without surrounding white space")
+        if self.max_pending is not None and self.max_pending < 1:
+            raise ValueError(f"max_pending must be at least 1, got {self.max_pending}")
+        if not (math.isfinite(self.read_timeout_s) and self.read_timeout_s > 0):
+            raise ValueError(f"read_timeout_s must be a positive number of seconds, got {self.read_timeout_s}")
+        for key in ("model_dir", "temp_dir", "results_path"):
+            if getattr(self, key) is not None:
+                object.__setattr__(self, key, Path(getattr(self, key)))
+
+    @property
+    def pending_limit(self) -> int:
+        """``max_pending``, or its default for ``inference_threads``."""
+        return self.max_pending if self.max_pending is not None else default_max_pending(self.inference_threads)
 
     @property
     def max_upload_bytes(self) -> int:
@@ -84,7 +114,7 @@ class ServiceConfig:
     def to_json(self) -> str:
         """Serialise for worker processes (paths as strings)."""
         data = asdict(self)
-        for key in ("model_dir", "temp_dir"):
+        for key in ("model_dir", "temp_dir", "results_path"):
             if data[key] is not None:
                 data[key] = str(data[key])
         return json.dumps(data)
@@ -97,3 +127,15 @@ class ServiceConfig:
         if unknown:
             raise ValueError(f"unknown service configuration keys: {', '.join(sorted(unknown))}")
         return cls(**data)
+
+
+def default_max_pending(inference_threads: int) -> int:
+    """Uploads in progress per worker by default.
+
+    Enough that a line of a few dozen stations (and ``bench/serve_load.py``'s
+    16 clients) never sees a 503 while every inference thread stays busy,
+    small enough that a burst holds a bounded number of uploads on disk
+    (each at most ``max_upload_mb``) and the last one in the queue waits
+    seconds, not minutes (a 5 s recording takes about 10-20 ms to scan).
+    """
+    return max(32, 8 * inference_threads)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 
 from audio_artifacts.errors import AudioLoadError
-from audio_artifacts.reports import ScanResult
+from audio_artifacts.reports import FileIdentity, ScanResult
 from audio_artifacts.service.uploads import ReceivedFile, UploadError
 
 
@@ -23,7 +23,7 @@ def with_threshold(result: ScanResult, threshold: float | None) -> ScanResult:
         return result
     if not result.ok:
         return dataclasses.replace(result, threshold=threshold)
-    return ScanResult.from_windows(
+    redecided = ScanResult.from_windows(
         result.path,
         windows=result.windows,
         threshold=threshold,
@@ -33,6 +33,7 @@ def with_threshold(result: ScanResult, threshold: float | None) -> ScanResult:
         channels=result.channels,
         probability=result.probability,
     )
+    return dataclasses.replace(redecided, identity=result.identity)
 
 
 def hide_server_paths(text: str, upload: ReceivedFile) -> str:
@@ -52,7 +53,8 @@ def scan_upload(detector, upload: ReceivedFile, threshold: float | None) -> Scan
     threshold : float, optional
         Decision threshold for this request; None keeps the detector's.
     """
-    result = detector.scan_file(upload.path, display_name=upload.filename)
+    identity = FileIdentity.of(upload.path, with_mtime=False)  # our own copy: it cannot change under us
+    result = dataclasses.replace(detector.scan_file(upload.path, display_name=upload.filename), identity=identity)
     if result.error is not None:
         result = dataclasses.replace(result, error=hide_server_paths(result.error, upload))
     return with_threshold(result, threshold)

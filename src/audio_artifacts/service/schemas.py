@@ -31,6 +31,15 @@ class ModelRefOut(BaseModel):
     version: str
 
 
+class IdentityOut(BaseModel):
+    """Size and SHA-256 of the bytes scanned (of the first MiB; the whole file when smaller)."""
+
+    size: int = Field(ge=0, description="bytes")
+    mtime_ns: int | None = Field(description="modification time (scan rows); null for uploads")
+    sha256: str
+    hashed_bytes: int = Field(ge=0, description="bytes hashed: min(size, 1 MiB)")
+
+
 class ScanResultOut(BaseModel):
     """One scanned recording: the same object as a row of ``scan``'s JSONL."""
 
@@ -55,6 +64,8 @@ class ScanResultOut(BaseModel):
                     ],
                     "events": [{"start": 3.75, "end": 8.75, "probability": 0.93}],
                     "model": {"name": "fast", "version": "1.0.0"},
+                    "identity": {"size": 1152044, "mtime_ns": None, "hashed_bytes": 1048576,
+                                 "sha256": "9f2b5c0e8d1a4f3b7c6e5d4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c"},
                 }
             ]
         }
@@ -73,6 +84,7 @@ class ScanResultOut(BaseModel):
     windows: list[SpanOut]
     events: list[SpanOut] = Field(description="runs of consecutive flagged windows, merged")
     model: ModelRefOut
+    identity: IdentityOut | None = Field(description="which bytes were scanned (size, head SHA-256)")
 
     @classmethod
     def from_result(cls, result: ScanResult) -> ScanResultOut:
@@ -80,18 +92,22 @@ class ScanResultOut(BaseModel):
 
 
 class HealthOut(BaseModel):
-    """Liveness and what the service runs."""
+    """Liveness and what the service runs.
+
+    With a token configured, a request without it gets only ``status`` and
+    ``model``; the other fields are for authenticated callers.
+    """
 
     status: Literal["ok"] = "ok"
     model: ModelRefOut
-    threshold: float = Field(description="default decision threshold (a request may pass its own)")
-    backend: str = Field(description="inference backend: torch or onnxruntime")
-    sample_rate: int = Field(description="model rate, Hz (uploads are resampled to it)")
-    window_s: float = Field(description="window length, seconds")
-    hop_s: float = Field(description="window hop, seconds")
-    max_upload_mb: float = Field(description="largest accepted file, MiB")
-    max_batch_files: int = Field(description="most files per batch request")
-    package_version: str
+    threshold: float | None = Field(None, description="default decision threshold (a request may pass its own)")
+    backend: str | None = Field(None, description="inference backend: torch or onnxruntime")
+    sample_rate: int | None = Field(None, description="model rate, Hz (uploads are resampled to it)")
+    window_s: float | None = Field(None, description="window length, seconds")
+    hop_s: float | None = Field(None, description="window hop, seconds")
+    max_upload_mb: float | None = Field(None, description="largest accepted file, MiB")
+    max_batch_files: int | None = Field(None, description="most files per batch request")
+    package_version: str | None = None
 
 
 class ErrorOut(BaseModel):
