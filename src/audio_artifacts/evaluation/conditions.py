@@ -148,10 +148,14 @@ def _source_engines(groups: Callable[[RecordingScores], list[str]]) -> Callable[
     def engines(item: RecordingScores) -> list[str]:
         names = []
         for cell in groups(item):
+            engine = MISSING
             for part in cell.split("+"):
-                name = part.split(":", 1)[0].strip() or MISSING
-                if name not in names:
-                    names.append(name)
+                if ":" in part:  # "engine:detail"; a part without one belongs to the engine before it
+                    engine = part.split(":", 1)[0].strip() or MISSING
+                elif engine == MISSING:
+                    engine = part.strip() or MISSING
+                if engine not in names:
+                    names.append(engine)
         return names
     return engines
 
