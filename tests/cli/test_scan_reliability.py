@@ -88,7 +88,7 @@ def test_twenty_sigkills_with_resume_end_equal_to_one_uninterrupted_run(tmp_path
     command = [*CLI, "scan", *map(str, args), "--out", str(out), "--resume"]
     rng = random.Random(20261202)
     kills, runs = 0, 0
-    deadline = time.monotonic() + 150
+    deadline = time.monotonic() + 480  # a hang guard, not a timing check: a loaded machine is slow
     while kills < KILLS and time.monotonic() < deadline:
         before = out.read_text().count("\n") if out.exists() else 0
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

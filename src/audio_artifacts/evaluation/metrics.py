@@ -15,6 +15,7 @@ Conventions used by every function here:
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Hashable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -254,3 +255,17 @@ def max_by_recording(
         if previous is None or value > previous:
             result[rid] = value
     return result
+
+
+def operating_threshold(labels: np.ndarray, scores: np.ndarray, source: str) -> tuple[float, str]:
+    """The threshold a trained model ships with, and how it was chosen.
+
+    `best_threshold` over validation recordings (max over windows); 0.5 with a
+    warning naming ``source`` when the validation data holds no artifact
+    recording.
+    """
+    if np.asarray(labels).any():
+        return best_threshold(labels, scores), "F1-optimal on the validation recordings (max over windows)"
+    warnings.warn(f"{source}: no artifact recordings; threshold left at 0.5", stacklevel=3)
+    return 0.5, "default 0.5: no artifact recording in the validation data"
+

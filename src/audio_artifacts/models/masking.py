@@ -51,10 +51,12 @@ def frame_mask(lengths: torch.Tensor, n_frames: int, frame: int, hop: int,
 
 
 def masked_mean(x: torch.Tensor, mask: torch.Tensor, dim: int, keepdim: bool = False) -> torch.Tensor:
-    """Mean of ``x`` over ``dim`` where ``mask`` (broadcastable to ``x``) is 1; 0 where none is."""
+    """Mean of ``x`` over ``dim`` where ``mask`` (broadcastable to ``x``, same rank) is 1; 0 where none is."""
     mask = mask.to(x.dtype)
     total = (x * mask).sum(dim, keepdim=keepdim)
-    count = mask.expand_as(x).sum(dim, keepdim=keepdim)
+    count = mask.sum(dim, keepdim=keepdim)  # counted on the mask's own (broadcast) shape: cheap
+    if mask.shape[dim] == 1 and x.shape[dim] != 1:
+        count = count * x.shape[dim]
     return total / count.clamp(min=1.0)
 
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -134,12 +133,7 @@ def _recording_report(model: DspBaseline, val: WindowFeatures, val_recordings: l
     ids = list(rec_scores)
     rec_labels = np.array([val_recordings[i].entry.label for i in ids])
     rec_probs = np.array([rec_scores[i] for i in ids])
-    if rec_labels.any():
-        threshold = metrics.best_threshold(rec_labels, rec_probs)
-        how = "F1-optimal on the validation recordings (max over windows)"
-    else:
-        threshold, how = 0.5, "default 0.5: no artifact recording in the validation data"
-        warnings.warn(f"{source}: no artifact recordings; threshold left at 0.5", stacklevel=3)
+    threshold, how = metrics.operating_threshold(rec_labels, rec_probs, str(source))
     return {
         "threshold": threshold,
         "threshold_rule": how,

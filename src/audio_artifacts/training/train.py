@@ -22,7 +22,6 @@ import inspect
 import json
 import logging
 import os
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -197,13 +196,7 @@ def _calibrate(model: nn.Module, dm: WindowDataModule, cfg: TrainConfig, device)
     rec_ids = list(rec_scores)
     rec_labels = np.array([val.recordings[r].entry.label for r in rec_ids])
     rec_probs = np.array([rec_scores[r] for r in rec_ids])
-    if rec_labels.any():
-        threshold = metrics.best_threshold(rec_labels, rec_probs)
-        how = "F1-optimal on the validation recordings (max over windows)"
-    else:
-        threshold, how = 0.5, "default 0.5: no artifact recording in the validation data"
-        warnings.warn(f"{cfg.data.val_manifest}: no artifact recordings; threshold left at 0.5",
-                      stacklevel=2)
+    threshold, how = metrics.operating_threshold(rec_labels, rec_probs, str(cfg.data.val_manifest))
     return {
         "threshold": threshold,
         "threshold_rule": how,
