@@ -26,24 +26,6 @@ CONTRACT_KEYS = [
 CLI = [sys.executable, "-c", "import sys; from audio_artifacts.cli import main; sys.exit(main())"]
 
 
-# Fixtures live here, not in a conftest.py: tests/cli/ is shared by every command's tests.
-@pytest.fixture(scope="session")
-def tiny_model_dir(tmp_path_factory):
-    """A small untrained FastArtifactNet saved as a real model directory (16 kHz, 5 s windows)."""
-    import torch
-
-    from audio_artifacts import __version__
-    from audio_artifacts.models.model_dir import ModelInfo, save_model_dir
-    from audio_artifacts.models.registry import build_model
-    from audio_artifacts.windows import WindowSpec
-
-    torch.manual_seed(7)
-    # the cheapest configuration of the fast model: short FFT, no periodicity branches
-    model = build_model("fast", sample_rate=16000, n_fft=512, hop=512, fmax=8000.0,
-                        bands=[0, 1000, 3000, 8000], channels=4, hidden=8, periodicity=False).eval()
-    info = ModelInfo(name="tiny-test", version="0.0.1", architecture="fast", arguments=model.arguments(),
-                     sample_rate=16000, window=WindowSpec(), threshold=0.5, package_version=__version__)
-    return save_model_dir(tmp_path_factory.mktemp("model") / "tiny", model, info)
 
 
 def tone_bursts(seconds: float, sample_rate: int, seed: int = 0, channels: int = 1) -> np.ndarray:

@@ -26,21 +26,9 @@ KILLS = 20
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    """The cheapest real model directory (untrained fast model, 16 kHz), as in test_scan_cli."""
-    import torch
-
-    from audio_artifacts import __version__
-    from audio_artifacts.models.model_dir import ModelInfo, save_model_dir
-    from audio_artifacts.models.registry import build_model
-    from audio_artifacts.windows import WindowSpec
-
-    torch.manual_seed(7)
-    model = build_model("fast", sample_rate=16000, n_fft=512, hop=512, fmax=8000.0,
-                        bands=[0, 1000, 3000, 8000], channels=4, hidden=8, periodicity=False).eval()
-    info = ModelInfo(name="tiny-test", version="0.0.1", architecture="fast", arguments=model.arguments(),
-                     sample_rate=16000, window=WindowSpec(), threshold=0.5, package_version=__version__)
-    return save_model_dir(tmp_path_factory.mktemp("model") / "tiny", model, info)
+def model_dir(tiny_model_dir):
+    """The cheapest real model directory (untrained fast model, 16 kHz; tests/cli/conftest.py)."""
+    return tiny_model_dir
 
 
 def noise(seconds: float, seed: int, rate: int = 16000, tone_hz: float | None = None) -> np.ndarray:
