@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 from audio_artifacts.simulate.device import P_REF, draw_device, render_device
 
@@ -77,3 +79,27 @@ def bank_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if (FIXTURE_BANK / "index.csv").is_file():
         return FIXTURE_BANK
     return _build_bank(tmp_path_factory.mktemp("bank"))
+
+
+def _dataset_digest(folder: Path) -> dict[str, str]:
+    """Hash of each manifest's bytes and each WAV's format + decoded samples.
+
+    (Float WAVs carry libsndfile's PEAK chunk with a write timestamp, so their
+    bytes differ between two runs even when every sample is equal.)
+    """
+    digests = {}
+    for path in sorted(folder.rglob("*")):
+        if path.suffix == ".csv":
+            digests[str(path.relative_to(folder))] = hashlib.sha256(path.read_bytes()).hexdigest()
+        elif path.suffix == ".wav":
+            info = sf.info(str(path))
+            samples, _ = sf.read(str(path), dtype="float32" if info.subtype == "FLOAT" else "int32")
+            key = f"{info.samplerate}/{info.channels}/{info.subtype}".encode()
+            digests[str(path.relative_to(folder))] = hashlib.sha256(key + samples.tobytes()).hexdigest()
+    return digests
+
+
+@pytest.fixture()
+def dataset_digest():
+    """`_dataset_digest`: what must be equal between two simulated datasets."""
+    return _dataset_digest

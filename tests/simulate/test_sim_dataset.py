@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
-import soundfile as sf
 
 from audio_artifacts.audio import load_audio, read_info
 from audio_artifacts.data.manifest import read_manifest
@@ -18,24 +16,6 @@ from audio_artifacts.simulate.recording import AnalyzerConfig, SimulatorConfig, 
 SHORT = SimulatorConfig(duration_s=(1.0, 2.0))
 
 
-def _digest(folder: Path) -> dict[str, str]:
-    """Hash of each manifest's bytes and each WAV's format + decoded samples.
-
-    (Float WAVs carry libsndfile's PEAK chunk with a write timestamp, so their
-    bytes differ between two runs even when every sample is equal.)
-    """
-    digests = {}
-    for path in sorted(folder.rglob("*")):
-        if path.suffix == ".csv":
-            digests[str(path.relative_to(folder))] = hashlib.sha256(path.read_bytes()).hexdigest()
-        elif path.suffix == ".wav":
-            info = sf.info(str(path))
-            samples, _ = sf.read(str(path), dtype="float32" if info.subtype == "FLOAT" else "int32")
-            key = f"{info.samplerate}/{info.channels}/{info.subtype}".encode()
-            digests[str(path.relative_to(folder))] = hashlib.sha256(key + samples.tobytes()).hexdigest()
-    return digests
-
-
 @pytest.fixture(scope="module")
 def split_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("split")
@@ -43,11 +23,11 @@ def split_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def test_same_seed_same_files_different_seed_different(tmp_path: Path) -> None:
+def test_same_seed_same_files_different_seed_different(tmp_path: Path, dataset_digest) -> None:
     write_dataset(tmp_path / "a", 5, seed=1, config=SHORT)
     write_dataset(tmp_path / "b", 5, seed=1, config=SHORT, workers=2)
     write_dataset(tmp_path / "c", 5, seed=2, config=SHORT)
-    a, b, c = (_digest(tmp_path / name) for name in "abc")
+    a, b, c = (dataset_digest(tmp_path / name) for name in "abc")
     assert len(a) == 6  # five WAV files and the manifest
     assert a == b  # the worker count does not matter
     assert a["manifest.csv"] != c["manifest.csv"]

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
 import pytest
-import soundfile as sf
 
 from audio_artifacts.cli import main
 from audio_artifacts.data.manifest import read_manifest
@@ -16,20 +14,6 @@ from audio_artifacts.simulate.dataset import write_dataset
 from audio_artifacts.simulate.device import FOREIGN_FAMILIES, TRAIN_FAMILIES
 from audio_artifacts.simulate.recording import SimulatorConfig
 from audio_artifacts.simulate.stimuli import BANK_STIMULI, STIMULI
-
-
-def _digest(folder: Path) -> dict[str, str]:
-    """Manifest bytes and decoded samples + format of each WAV (float WAVs carry a timestamp)."""
-    digests = {}
-    for path in sorted(folder.rglob("*")):
-        if path.suffix == ".csv":
-            digests[str(path.relative_to(folder))] = hashlib.sha256(path.read_bytes()).hexdigest()
-        elif path.suffix == ".wav":
-            info = sf.info(str(path))
-            samples, _ = sf.read(str(path), dtype="float32" if info.subtype == "FLOAT" else "int32")
-            key = f"{info.samplerate}/{info.channels}/{info.subtype}".encode()
-            digests[str(path.relative_to(folder))] = hashlib.sha256(key + samples.tobytes()).hexdigest()
-    return digests
 
 
 def _bank_config(bank_dir: Path) -> SimulatorConfig:
@@ -73,11 +57,11 @@ def test_foreign_split_uses_only_held_out_families_and_foreign_clips(foreign_dat
     assert foreign_seeds == {"4"}
 
 
-def test_foreign_dataset_is_deterministic_across_workers(tmp_path: Path, bank_dir: Path) -> None:
+def test_foreign_dataset_is_deterministic_across_workers(tmp_path: Path, bank_dir: Path, dataset_digest) -> None:
     config = _bank_config(bank_dir)
     write_dataset(tmp_path / "a", 4, seed=2, config=config, split=True, foreign=3)
     write_dataset(tmp_path / "b", 4, seed=2, config=config, split=True, foreign=3, workers=2)
-    a, b = _digest(tmp_path / "a"), _digest(tmp_path / "b")
+    a, b = dataset_digest(tmp_path / "a"), dataset_digest(tmp_path / "b")
     assert len(a) == 4 + 3 + 4 and a == b
 
 
