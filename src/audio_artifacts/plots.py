@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from audio_artifacts.reports import ScanResult
+from audio_artifacts.results.schema import ScanResult
 
 #: The picture shows 0 .. this frequency (Hz); audio is read at twice it.
 MAX_FREQUENCY_HZ = 8000

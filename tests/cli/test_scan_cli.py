@@ -17,7 +17,7 @@ import soundfile as sf
 
 from audio_artifacts.audio import write_audio
 from audio_artifacts.cli import main
-from audio_artifacts.reports import CSV_COLUMNS, ScanResult
+from audio_artifacts.results.schema import CSV_COLUMNS, ScanResult
 
 CONTRACT_KEYS = [
     "path", "status", "error", "duration_s", "sample_rate", "channels", "probability",

@@ -289,7 +289,7 @@ def test_a_folder_of_damaged_and_lying_files_gives_one_row_each(tmp_path, capsys
 
 
 def test_resume_of_a_summary_from_an_older_version_upgrades_it(tmp_path, capsys, model_dir) -> None:
-    from audio_artifacts.reports import CSV_COLUMNS, LEGACY_CSV_COLUMNS
+    from audio_artifacts.results.schema import CSV_COLUMNS, LEGACY_CSV_COLUMNS
 
     a = write_audio(tmp_path / "in" / "a.wav", noise(3.0, seed=1), 16000)
     write_audio(tmp_path / "in" / "b.wav", noise(3.0, seed=2), 16000)

@@ -173,7 +173,7 @@ def served_model(tmp_path_factory: pytest.TempPathFactory, recordings: dict[str,
     info.threshold = _widest_gap_threshold(probabilities)
     save_model_dir(directory, model, info)
     detector = Detector(directory, backend="torch")
-    from audio_artifacts.reports import FileIdentity
+    from audio_artifacts.results.schema import FileIdentity
 
     # the service adds the identity of the bytes it scanned (size and SHA-256; no mtime for an upload)
     reference = {name: {**detector.scan_file(path, display_name=name).to_dict(),

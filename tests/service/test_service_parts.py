@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from audio_artifacts.cli import main
-from audio_artifacts.reports import ScanResult
+from audio_artifacts.results.schema import ScanResult
 from audio_artifacts.service.config import ServiceConfig
 from audio_artifacts.service.scanning import with_threshold
 from audio_artifacts.service.uploads import UploadError, UploadLimits, receive_form, sanitise_filename

@@ -7,7 +7,7 @@ reported as an error row, like every other broken input.
 
 Output contract
 ---------------
-* ``--out FILE.jsonl``: one JSON object per recording (`reports.ScanResult`),
+* ``--out FILE.jsonl``: one JSON object per recording (`results.schema.ScanResult`),
   written, flushed and fsync'ed as each recording finishes.
 * ``--format csv``: the flat CSV summary instead (``--out`` ending in ``.csv``
   implies it). With ``--format`` but no ``--out`` the rows go to stdout.
@@ -41,8 +41,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-# reports is light (standard library only); the model stack is imported in run only.
-from audio_artifacts.reports import CSV_DIALECTS, CsvSummaryWriter, FileIdentity, ResultsWriteError
+# results is light (standard library only); the model stack is imported in run only.
+from audio_artifacts.results.schema import CSV_DIALECTS, FileIdentity
+from audio_artifacts.results.writers import CsvSummaryWriter, ResultsWriteError
 
 #: Extensions (lower case) collected from folders and globs.
 AUDIO_EXTENSIONS = frozenset({
@@ -312,7 +313,7 @@ def _print_summary(out: Path | None, previous: list[_Outcome], new: list[_Outcom
 
 
 def _footer(outcomes: list[_Outcome]) -> str:
-    from audio_artifacts.reports import TableFormatter
+    from audio_artifacts.results.table import TableFormatter
 
     return TableFormatter.footer(len(outcomes), sum(o.verdict == "artifact" for o in outcomes),
                                  sum(o.status != "ok" for o in outcomes))
@@ -326,7 +327,7 @@ def _output_error(exc: ResultsWriteError) -> int:
 
 def _holds_no_rows_yet(out: Path, fmt: str) -> bool:
     """True for a missing or empty file, a CSV header alone, or one torn first row."""
-    from audio_artifacts.reports import CsvSummaryWriter
+    from audio_artifacts.results.writers import CsvSummaryWriter
 
     if not out.is_file():
         return True
@@ -340,7 +341,7 @@ def _holds_no_rows_yet(out: Path, fmt: str) -> bool:
 
 def _previous_outcomes(out: Path, fmt: str, dialect: str) -> list[_Outcome]:
     """Every complete row already in ``out``, in file order (``ValueError``: wrong CSV dialect)."""
-    from audio_artifacts.reports import CsvSummaryWriter, read_jsonl
+    from audio_artifacts.results.writers import CsvSummaryWriter, read_jsonl
 
     if not out.is_file():
         return []
@@ -365,7 +366,7 @@ def _drop_rows(out: Path, fmt: str, paths: set[str]) -> None:
     import io
     import json
 
-    from audio_artifacts.reports import CsvSummaryWriter, _complete_text, replace_atomically
+    from audio_artifacts.results.writers import CsvSummaryWriter, _complete_text, replace_atomically
 
     text = _complete_text(out)
     lines = text.splitlines(keepends=True)
@@ -407,7 +408,8 @@ def _scan(
     from audio_artifacts.errors import ModelDirError
     from audio_artifacts.inference.detector import Detector
     from audio_artifacts.plots import plot_scan
-    from audio_artifacts.reports import CsvSummaryWriter, JsonlWriter, TableFormatter
+    from audio_artifacts.results.table import TableFormatter
+    from audio_artifacts.results.writers import CsvSummaryWriter, JsonlWriter
 
     table = TableFormatter() if fmt is None else None
     # The output first: an unwritable --out is an error before the model is loaded.

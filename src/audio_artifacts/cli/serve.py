@@ -190,7 +190,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         return _usage_error(str(exc))
     if config.results_path is not None:
-        from audio_artifacts.reports import ResultsWriteError, _RowWriter
+        from audio_artifacts.results.writers import ResultsWriteError, _RowWriter
 
         try:  # an unwritable --results is a usage error now, not a failure at the first upload
             _RowWriter(config.results_path, resume=True).close()

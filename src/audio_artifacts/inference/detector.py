@@ -35,7 +35,7 @@ from audio_artifacts.errors import AudioLoadError
 from audio_artifacts.inference.backends import Backend, open_backend
 
 if TYPE_CHECKING:
-    from audio_artifacts.reports import ScanResult
+    from audio_artifacts.results.schema import ScanResult
 
 _END = object()  # sentinel closing the reader's queue
 
@@ -240,7 +240,7 @@ class Detector:
     # ------------------------------------------------------------------ internals
 
     def _result(self, name: str, outcome: WindowScores | _FileFailed) -> ScanResult:
-        from audio_artifacts.reports import ScanResult
+        from audio_artifacts.results.schema import ScanResult
 
         model = {"name": self.info.name, "version": self.info.version}
         if isinstance(outcome, _FileFailed):

@@ -32,7 +32,8 @@ from fastapi.responses import JSONResponse, Response
 from starlette.requests import ClientDisconnect
 
 from audio_artifacts import __version__
-from audio_artifacts.reports import JsonlWriter, ScanResult
+from audio_artifacts.results.schema import ScanResult
+from audio_artifacts.results.writers import JsonlWriter
 from audio_artifacts.service.config import CONFIG_ENV, ServiceConfig
 from audio_artifacts.service.guard import ACCESS_KEY, AccessLog, ClientStalled, RequestGuard
 from audio_artifacts.service.scanning import scan_single_upload, scan_upload

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 
 from audio_artifacts.errors import AudioLoadError
-from audio_artifacts.reports import FileIdentity, ScanResult
+from audio_artifacts.results.schema import FileIdentity, ScanResult
 from audio_artifacts.service.uploads import ReceivedFile, UploadError
 
 

@@ -1,10 +1,10 @@
 """Pydantic models of the service's JSON bodies.
 
-`ScanResultOut` mirrors :class:`audio_artifacts.reports.ScanResult` field by
+`ScanResultOut` mirrors :class:`audio_artifacts.results.schema.ScanResult` field by
 field and in the same order, so a response is the same object as one row of
 ``scan``'s JSONL (with the upload's file name as ``path``). They exist for
 validation and for the OpenAPI page at ``/docs``; the schema itself is
-defined once, in ``reports``.
+defined once, in ``results.schema``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from audio_artifacts.reports import ScanResult
+from audio_artifacts.results.schema import ScanResult
 
 
 class SpanOut(BaseModel):

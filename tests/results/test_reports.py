@@ -11,19 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from audio_artifacts.reports import (
-    CSV_COLUMNS,
-    CsvSummaryWriter,
-    JsonlWriter,
-    ScanResult,
-    Span,
-    TableFormatter,
-    done_paths,
-    format_table,
-    merge_events,
-    read_jsonl,
-    write_csv_summary,
-)
+from audio_artifacts.results.schema import CSV_COLUMNS, ScanResult, Span, merge_events
+from audio_artifacts.results.table import TableFormatter, format_table
+from audio_artifacts.results.writers import CsvSummaryWriter, JsonlWriter, done_paths, read_jsonl, write_csv_summary
 
 MODEL = {"name": "tiny", "version": "0.1"}
 CONTRACT_KEYS = [
@@ -225,7 +215,7 @@ def test_file_identity_is_size_time_and_head_hash(tmp_path):
     import hashlib
     import os
 
-    from audio_artifacts.reports import IDENTITY_HEAD_BYTES, FileIdentity
+    from audio_artifacts.results.schema import IDENTITY_HEAD_BYTES, FileIdentity
 
     small, big = tmp_path / "small.wav", tmp_path / "big.wav"
     small.write_bytes(b"abc")
@@ -244,7 +234,7 @@ def test_file_identity_is_size_time_and_head_hash(tmp_path):
 def test_excel_dialect_round_trips_and_is_detected(tmp_path):
     import dataclasses
 
-    from audio_artifacts.reports import FileIdentity
+    from audio_artifacts.results.schema import FileIdentity
 
     (tmp_path / "ä.wav").write_bytes(b"abc")
     result = dataclasses.replace(ok_result("Prüfling ä;1.wav"), identity=FileIdentity.of(tmp_path / "ä.wav"))
@@ -266,7 +256,7 @@ def test_excel_dialect_round_trips_and_is_detected(tmp_path):
 
 
 def test_a_failed_write_raises_a_clear_error_and_leaves_only_whole_rows(tmp_path):
-    from audio_artifacts.reports import ResultsWriteError
+    from audio_artifacts.results.writers import ResultsWriteError
 
     with pytest.raises(ResultsWriteError, match="no space left on the device"):
         with JsonlWriter("/dev/full") as writer:

@@ -11,7 +11,7 @@ from matplotlib.image import imread
 
 from audio_artifacts.audio import write_audio
 from audio_artifacts.plots import display_spectrogram, plot_scan
-from audio_artifacts.reports import ScanResult
+from audio_artifacts.results.schema import ScanResult
 
 MODEL = {"name": "tiny", "version": "0.1"}
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
