@@ -123,7 +123,8 @@ def test_threshold_override_drives_verdict_trigger_and_events(tmp_path, capsys, 
     scan(capsys, tmp_path / "long.wav", "--model", tiny_model_dir, "--out", everything, "--threshold", 0)
     (r,) = rows(everything)
     assert r["verdict"] == "artifact" and r["triggered_at"] == 0.0
-    assert r["events"] == [{"start": 0.0, "end": r["windows"][-1]["end"], "probability": r["probability"]}]
+    assert [{k: e[k] for k in ("start", "end", "probability")} for e in r["events"]] == [
+        {"start": 0.0, "end": r["windows"][-1]["end"], "probability": r["probability"]}]
     nothing = tmp_path / "none.jsonl"
     scan(capsys, tmp_path / "long.wav", "--model", tiny_model_dir, "--out", nothing, "--threshold", 1)
     (r,) = rows(nothing)

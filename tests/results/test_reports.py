@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from audio_artifacts.results.schema import CSV_COLUMNS, ScanResult, Span, merge_events
+from audio_artifacts.results.schema import CSV_COLUMNS, Event, ScanResult, Span, merge_events
 from audio_artifacts.results.table import TableFormatter, format_table
 from audio_artifacts.results.writers import CsvSummaryWriter, JsonlWriter, done_paths, read_jsonl, write_csv_summary
 
@@ -40,7 +40,7 @@ def test_from_windows_derives_verdict_trigger_and_events():
     assert result.verdict == "artifact"
     assert result.probability == 0.9
     assert result.triggered_at == 3.75
-    assert [e.to_dict() for e in result.events] == [
+    assert [{k: e.to_dict()[k] for k in ("start", "end", "probability")} for e in result.events] == [
         {"start": 3.75, "end": 12.5, "probability": 0.9},
         {"start": 15.0, "end": 20.0, "probability": 0.7},
     ]
@@ -80,7 +80,8 @@ def test_to_dict_is_the_contract_and_round_trips_through_json():
     data = json.loads(json.dumps(result.to_dict()))
     assert list(data) == CONTRACT_KEYS
     assert data["model"] == MODEL
-    assert all(set(w) == {"start", "end", "probability"} for w in data["windows"] + data["events"])
+    assert all(set(w) == {"start", "end", "probability"} for w in data["windows"])
+    assert all(set(e) == {"start", "end", "probability", *EVENT_FIELDS} for e in data["events"])
     assert isinstance(data["sample_rate"], int) and isinstance(data["channels"], int)
     assert ScanResult.from_dict(data) == result
 
@@ -265,3 +266,27 @@ def test_a_failed_write_raises_a_clear_error_and_leaves_only_whole_rows(tmp_path
     blocker.write_text("x")
     with pytest.raises(ResultsWriteError, match=r"cannot write results to .*file/out\.jsonl"):
         JsonlWriter(blocker / "out.jsonl")
+
+
+EVENT_FIELDS = ("type", "type_probabilities", "frequencies_hz", "period_s", "level_db", "band_hz")
+
+
+def test_event_description_round_trips_and_reads_old_rows():
+    event = Event(4.0, 7.0, 0.9, type="tdma_buzz", type_probabilities={"tonal": 0.2, "tdma_buzz": 0.95},
+                  frequencies_hz=(217.0, 434.0), period_s=1 / 217, level_db=12.5, band_hz=(100, 4000))
+    data = json.loads(json.dumps(event.to_dict()))
+    assert data["type_probabilities"] == {"tdma_buzz": 0.95, "tonal": 0.2}
+    assert data["band_hz"] == [100.0, 4000.0] and data["frequencies_hz"] == [217.0, 434.0]
+    assert Event.coerce(data) == event
+    old = Event.coerce({"start": 1.0, "end": 2.0, "probability": 0.5})
+    assert old.type is None and old.frequencies_hz == () and old.band_hz is None
+
+
+@pytest.mark.parametrize("bad", [
+    {"type": "hum"}, {"type_probabilities": {"hum": 0.5}}, {"type_probabilities": {"tonal": 1.5}},
+    {"frequencies_hz": (-5.0,)}, {"frequencies_hz": tuple(range(1, 14))}, {"period_s": 0.0},
+    {"level_db": float("nan")}, {"band_hz": (500.0, 100.0)},
+])
+def test_event_refuses_impossible_descriptions(bad):
+    with pytest.raises(ValueError):
+        Event(0.0, 1.0, 0.5, **bad)

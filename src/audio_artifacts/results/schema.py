@@ -1,4 +1,4 @@
-"""The one result schema: :class:`ScanResult`, its events (:class:`Span`) and the CSV row.
+"""The one result schema: :class:`ScanResult`, its windows (:class:`Span`), events (:class:`Event`) and the CSV row.
 
 ``scan``, ``serve`` and ``evaluate`` all describe a scanned recording with a
 :class:`ScanResult`. The files it is written to are in :mod:`audio_artifacts.results.writers`.
@@ -134,6 +134,111 @@ class Span:
             raise ValueError(f"expected {{start, end, probability}}, got {value!r}") from exc
 
 
+#: The kinds of artifact an event can be (the simulator's taxonomy).
+EVENT_TYPES = ("tonal", "tdma_buzz", "packet_buzz", "periodic_ticks", "thumps", "noise_am", "clicks")
+#: At most this many line frequencies are reported per event.
+MAX_EVENT_FREQUENCIES = 12
+
+
+@dataclass(frozen=True)
+class Event(Span):
+    """A flagged interval of a recording and what was found in it.
+
+    The description fields are optional: a result made without them (an older
+    file, a model directory that measures nothing) reads back with ``None`` /
+    empty values.
+
+    Parameters
+    ----------
+    start, end, probability
+        As :class:`Span`; ``probability`` is the highest window probability.
+    type : str or None
+        The most likely kind, one of :data:`EVENT_TYPES`.
+    type_probabilities : tuple of (name, probability)
+        Every kind's probability (several kinds may sound at once), in
+        :data:`EVENT_TYPES` order; ``to_dict`` writes a ``name -> p`` mapping.
+    frequencies_hz : tuple of float
+        Prominent line frequencies, ascending (a buzz comb's fundamental
+        first), at most :data:`MAX_EVENT_FREQUENCIES`; empty when none.
+    period_s : float or None
+        Repetition period (ticks, thumps, bursts, floor modulation; for a buzz
+        1 / its fundamental); ``None`` when not periodic.
+    level_db : float or None
+        How far the artifact stands over the device's floor in its band (dB).
+    band_hz : (low, high) or None
+        The band the artifact occupies (Hz).
+    """
+
+    type: str | None = None
+    type_probabilities: tuple[tuple[str, float], ...] = ()
+    frequencies_hz: tuple[float, ...] = ()
+    period_s: float | None = None
+    level_db: float | None = None
+    band_hz: tuple[float, float] | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.type is not None and self.type not in EVENT_TYPES:
+            raise ValueError(f"event type must be one of {EVENT_TYPES}, got {self.type!r}")
+        probabilities = self.type_probabilities
+        if isinstance(probabilities, Mapping):
+            probabilities = probabilities.items()
+        pairs = tuple((str(name), float(p)) for name, p in probabilities)
+        for name, p in pairs:
+            if name not in EVENT_TYPES:
+                raise ValueError(f"type_probabilities: unknown type {name!r}; known: {EVENT_TYPES}")
+            _check_probability(f"type probability of {name}", p)
+        order = {name: i for i, name in enumerate(EVENT_TYPES)}
+        object.__setattr__(self, "type_probabilities", tuple(sorted(pairs, key=lambda kv: order[kv[0]])))
+        frequencies = tuple(float(f) for f in self.frequencies_hz)
+        if len(frequencies) > MAX_EVENT_FREQUENCIES or not all(math.isfinite(f) and f > 0 for f in frequencies):
+            raise ValueError(f"frequencies_hz: at most {MAX_EVENT_FREQUENCIES} positive frequencies, got {frequencies}")
+        object.__setattr__(self, "frequencies_hz", frequencies)
+        for name in ("period_s", "level_db"):
+            value = getattr(self, name)
+            if value is not None:
+                value = float(value)
+                if not math.isfinite(value) or (name == "period_s" and value <= 0):
+                    raise ValueError(f"{name} must be a finite{' positive' if name == 'period_s' else ''} number, got {value}")
+                object.__setattr__(self, name, value)
+        if self.band_hz is not None:
+            low, high = (float(f) for f in self.band_hz)
+            if not (math.isfinite(low) and math.isfinite(high) and 0 <= low <= high):
+                raise ValueError(f"band_hz must be [low, high] with 0 <= low <= high, got {self.band_hz}")
+            object.__setattr__(self, "band_hz", (low, high))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **super().to_dict(),
+            "type": self.type,
+            "type_probabilities": dict(self.type_probabilities),
+            "frequencies_hz": list(self.frequencies_hz),
+            "period_s": self.period_s,
+            "level_db": self.level_db,
+            "band_hz": None if self.band_hz is None else list(self.band_hz),
+        }
+
+    @classmethod
+    def coerce(cls, value: Span | Mapping[str, Any]) -> Event:
+        """An :class:`Event` from itself, a plain :class:`Span` or a mapping (description keys optional)."""
+        if isinstance(value, Event):
+            return value
+        if isinstance(value, Span):
+            return cls(value.start, value.end, value.probability)
+        try:
+            return cls(
+                value["start"], value["end"], value["probability"],
+                type=value.get("type"),
+                type_probabilities=value.get("type_probabilities") or (),
+                frequencies_hz=value.get("frequencies_hz") or (),
+                period_s=value.get("period_s"),
+                level_db=value.get("level_db"),
+                band_hz=value.get("band_hz"),
+            )
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise ValueError(f"expected an event {{start, end, probability, ...}}, got {value!r}") from exc
+
+
 @dataclass(frozen=True)
 class ModelRef:
     """Which model made a result: its name and version (from ``model.json``)."""
@@ -161,7 +266,7 @@ def _check_probability(what: str, value: float) -> None:
         raise ValueError(f"{what} must be a finite number in [0, 1], got {value!r}")
 
 
-def merge_events(windows: Sequence[Span], threshold: float) -> tuple[Span, ...]:
+def merge_events(windows: Sequence[Span], threshold: float) -> tuple[Event, ...]:
     """Merge runs of consecutive windows with ``probability >= threshold``.
 
     Parameters
@@ -173,18 +278,18 @@ def merge_events(windows: Sequence[Span], threshold: float) -> tuple[Span, ...]:
 
     Returns
     -------
-    tuple of Span
-        One span per run: from the first window's start to the furthest end
-        in the run, with the run's highest probability.
+    tuple of Event
+        One event per run: from the first window's start to the furthest end
+        in the run, with the run's highest probability (no description yet).
     """
-    events: list[Span] = []
+    events: list[Event] = []
     run: list[Span] = []
     for window in [*windows, None]:
         if window is not None and window.probability >= threshold:
             run.append(window)
             continue
         if run:
-            events.append(Span(run[0].start, max(w.end for w in run), max(w.probability for w in run)))
+            events.append(Event(run[0].start, max(w.end for w in run), max(w.probability for w in run)))
             run = []
     return tuple(events)
 
@@ -216,8 +321,10 @@ class ScanResult:
         The decision threshold used.
     triggered_at : float or None
         Start (s) of the first window over the threshold.
-    windows, events : tuple of Span
-        Every window scanned, and the merged runs of flagged windows.
+    windows : tuple of Span
+        Every window scanned.
+    events : tuple of Event
+        The merged runs of flagged windows, with what was found in each.
     model : ModelRef
     identity : FileIdentity or None
         Size, modification time and head hash of the file scanned (``None``
@@ -235,7 +342,7 @@ class ScanResult:
     threshold: float
     triggered_at: float | None
     windows: tuple[Span, ...] = field(default_factory=tuple)
-    events: tuple[Span, ...] = field(default_factory=tuple)
+    events: tuple[Event, ...] = field(default_factory=tuple)
     model: ModelRef = field(default_factory=lambda: ModelRef("", ""))
     identity: FileIdentity | None = None
 
@@ -243,7 +350,7 @@ class ScanResult:
         # Accept plain lists / dicts from callers and JSON; store immutable values.
         object.__setattr__(self, "path", str(self.path))
         object.__setattr__(self, "windows", tuple(Span.coerce(w) for w in self.windows))
-        object.__setattr__(self, "events", tuple(Span.coerce(e) for e in self.events))
+        object.__setattr__(self, "events", tuple(Event.coerce(e) for e in self.events))
         object.__setattr__(self, "model", ModelRef.coerce(self.model))
         object.__setattr__(self, "identity", FileIdentity.coerce(self.identity))
         object.__setattr__(self, "threshold", float(self.threshold))

@@ -24,6 +24,18 @@ class SpanOut(BaseModel):
     probability: float = Field(ge=0, le=1, description="artifact probability")
 
 
+class EventOut(SpanOut):
+    """A flagged interval and what was found in it (fields null / empty when not measured)."""
+
+    type: str | None = Field(default=None, description="most likely kind: tonal, tdma_buzz, packet_buzz, "
+                             "periodic_ticks, thumps, noise_am or clicks")
+    type_probabilities: dict[str, float] = Field(default_factory=dict, description="kind -> probability")
+    frequencies_hz: list[float] = Field(default_factory=list, description="prominent line frequencies, ascending")
+    period_s: float | None = Field(default=None, description="repetition period, s; null when not periodic")
+    level_db: float | None = Field(default=None, description="dB over the device's floor in its band")
+    band_hz: list[float] | None = Field(default=None, description="[low, high] band of the artifact, Hz")
+
+
 class ModelRefOut(BaseModel):
     """Which model answered."""
 
@@ -82,7 +94,7 @@ class ScanResultOut(BaseModel):
     threshold: float = Field(description="decision threshold used (probability >= threshold)")
     triggered_at: float | None = Field(description="start (s) of the first window over the threshold")
     windows: list[SpanOut]
-    events: list[SpanOut] = Field(description="runs of consecutive flagged windows, merged")
+    events: list[EventOut] = Field(description="runs of consecutive flagged windows, merged, described")
     model: ModelRefOut
     identity: IdentityOut | None = Field(description="which bytes were scanned (size, head SHA-256)")
 
