@@ -5,6 +5,8 @@ Data flow per recording (the same window code as training)::
     audio.stream_audio  ->  windows.iter_windows  ->  batches (B, samples)
         -> backend.logits  ->  sigmoid (once, here)  ->  window probabilities
         -> recording probability (max) -> verdict, triggered_at, events
+        -> each event described (inference.describe: type, lines, period,
+           level, band, precise start / end), flagged recordings only
 
 A reader thread decodes, resamples and windows the recordings (file after
 file) while the calling thread runs the model, so both cores work: numpy,
@@ -136,6 +138,10 @@ class Detector:
         stay in input order); None: ``min(2, threads)``. On 2 cores this
         gives two single-threaded calls in parallel, which measured faster
         than one call on two intra-op threads (docs/scan.md).
+    describe : bool
+        Describe every event (type, line frequencies, period, level, band,
+        start / end from the audio: ``inference.describe``); False keeps the
+        plain runs of flagged windows.
     """
 
     def __init__(
@@ -149,6 +155,7 @@ class Detector:
         channel: str | int = "mean",
         prefetch_batches: int = 2,
         workers: int | None = None,
+        describe: bool = True,
     ) -> None:
         from audio_artifacts.audio import AudioConfig
         from audio_artifacts.models.model_dir import default_model_dir, read_model_info
@@ -178,6 +185,11 @@ class Detector:
         self.audio_config = AudioConfig(
             sample_rate=self.info.sample_rate, channel=channel, block_seconds=block_seconds
         )
+        self.describer = None
+        if describe:
+            from audio_artifacts.inference.describe import EventDescriber
+
+            self.describer = EventDescriber(self.model_dir, channel=channel)
 
     # ------------------------------------------------------------------ public API
 
@@ -211,7 +223,7 @@ class Detector:
             raise ValueError("display_names must have one name per path")
         for index, outcome in self._scores(paths):
             name = display_names[index] if display_names is not None else str(paths[index])
-            yield self._result(name, outcome)
+            yield self._result(name, outcome, paths[index])
 
     def window_probabilities(self, path: str | Path) -> tuple[list[tuple[float, float]], np.ndarray]:
         """Window times and artifact probabilities of one recording (for evaluation).
@@ -239,7 +251,7 @@ class Detector:
 
     # ------------------------------------------------------------------ internals
 
-    def _result(self, name: str, outcome: WindowScores | _FileFailed) -> ScanResult:
+    def _result(self, name: str, outcome: WindowScores | _FileFailed, path: Path | None = None) -> ScanResult:
         from audio_artifacts.results.schema import ScanResult
 
         model = {"name": self.info.name, "version": self.info.version}
@@ -255,7 +267,7 @@ class Detector:
                 channels=None if info is None else info.channels,
             )
         info = outcome.info
-        return ScanResult.from_windows(
+        result = ScanResult.from_windows(
             name,
             windows=[
                 {"start": s, "end": e, "probability": p}
@@ -267,6 +279,11 @@ class Detector:
             sample_rate=info.sample_rate,
             channels=info.channels,
         )
+        if self.describer is None or not result.events or path is None:
+            return result
+        from dataclasses import replace
+
+        return replace(result, events=self.describer.describe_events(path, result.events, info.duration_s))
 
     def _scores(self, paths: list[Path]) -> Iterator[tuple[int, "WindowScores | _FileFailed"]]:
         """Run the reader thread over ``paths`` and the model here; yield per file, in order."""

@@ -1,4 +1,8 @@
-"""The fixed-width terminal table ``scan`` prints as files finish."""
+"""The fixed-width terminal table ``scan`` prints as files finish.
+
+Each recording is one row; each of its events follows on its own indented
+line: times, type, line frequencies, period and level (:meth:`Event.summary`).
+"""
 
 from __future__ import annotations
 
@@ -21,15 +25,17 @@ class TableFormatter:
         return head + "\n" + "-" * len(head)
 
     def row(self, result: ScanResult) -> str:
+        """The recording's row, then one indented line per event."""
         w = self.name_width
         name = result.path if len(result.path) <= w else "…" + result.path[-(w - 1):]
         if not result.ok:
             return f"{name:<{w}}  {'ERROR':<11}  {result.error}"
         hit = "-" if result.triggered_at is None else f"{result.triggered_at:.2f}s"
-        return (
+        row = (
             f"{name:<{w}}  {result.verdict:<11}  {result.probability:>6.3f}  {hit:>9}  "
             f"{len(result.events):>6}  {_duration(result.duration_s):>9}"
         )
+        return "\n".join([row, *(f"    event {e.summary()}" for e in result.events)])
 
     @staticmethod
     def footer(n_files: int, n_artifact: int, n_error: int) -> str:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from audio_artifacts.errors import AudioArtifactsError
-from audio_artifacts.results.schema import CSV_COLUMNS, CSV_DIALECTS, LEGACY_CSV_COLUMNS, ScanResult
+from audio_artifacts.results.schema import CSV_COLUMNS, CSV_DIALECTS, OLDER_CSV_HEADERS, ScanResult
 
 _BOM = "\ufeff"
 
@@ -234,13 +234,21 @@ class CsvSummaryWriter(_RowWriter):
 
     @staticmethod
     def is_legacy(path: str | os.PathLike[str]) -> bool:
-        """True for a summary written before the ``file_*`` columns existed."""
+        """True for a summary written by an older version (fewer columns: :data:`OLDER_CSV_HEADERS`)."""
+        return CsvSummaryWriter.missing_columns(path) > 0
+
+    @staticmethod
+    def missing_columns(path: str | os.PathLike[str]) -> int:
+        """How many columns (at the end) an older summary lacks; 0 for a current one or no summary."""
         path = Path(path)
         if not path.is_file():
-            return False
+            return 0
         with open(path, encoding="utf-8", errors="replace", newline="") as handle:
             first = handle.readline().rstrip("\r\n").removeprefix(_BOM)
-        return first in (",".join(LEGACY_CSV_COLUMNS), ";".join(LEGACY_CSV_COLUMNS))
+        for header in OLDER_CSV_HEADERS:
+            if first in (",".join(header), ";".join(header)):
+                return len(CSV_COLUMNS) - len(header)
+        return 0
 
     @staticmethod
     def dialect_of(path: str | os.PathLike[str]) -> str | None:
@@ -252,7 +260,7 @@ class CsvSummaryWriter(_RowWriter):
             first = handle.readline().rstrip("\r\n")
         excel = first.startswith(_BOM)
         header = first.removeprefix(_BOM).split(";" if excel else ",")
-        if tuple(header) in (CSV_COLUMNS, LEGACY_CSV_COLUMNS):
+        if tuple(header) in (CSV_COLUMNS, *OLDER_CSV_HEADERS):
             return "excel" if excel else "plain"
         return None
 
@@ -260,7 +268,7 @@ class CsvSummaryWriter(_RowWriter):
     def read_rows(path: str | os.PathLike[str]) -> list[dict[str, str]]:
         """Every complete row of an existing CSV summary, as strings by column name.
 
-        Both dialects and the older header without the ``file_*`` columns are
+        Both dialects and the older headers (:data:`OLDER_CSV_HEADERS`) are
         read; numbers come back with ``.`` decimals. A torn last row (crash
         mid-write) and rows with the wrong number of fields are skipped; a
         file without the expected header gives no rows.
