@@ -122,7 +122,7 @@ def find_comb(lines: Sequence[Line], resolution_hz: float, *, min_harmonics: int
 def _match(freqs: np.ndarray, f0: float, resolution_hz: float) -> tuple[np.ndarray, np.ndarray]:
     """Harmonic number of each line and whether it lies on a harmonic of ``f0``."""
     numbers = np.maximum(1, np.round(freqs / f0)).astype(int)
-    tolerance = np.maximum(1.2 * resolution_hz, 0.004 * freqs)
+    tolerance = np.maximum(1.5 * resolution_hz, 0.001 * freqs)  # a pulse train's lines are exact
     return numbers, np.abs(freqs - numbers * f0) <= np.minimum(tolerance, 0.25 * f0)
 
 

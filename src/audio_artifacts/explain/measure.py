@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from audio_artifacts.explain.bands import OCTAVE_BANDS, PROFILE_NAMES, octave_profile
 from audio_artifacts.explain.lines import Comb, Line, find_comb, pick_lines, report_frequencies
 from audio_artifacts.explain.periods import (
     ENVELOPE_RATE,
@@ -80,25 +81,35 @@ def analyse(audio: EventAudio) -> Analysis:
     x = np.asarray(audio.samples, dtype=np.float32)
     rate = int(audio.rate)
     start, end = audio.span_s
-    lines, comb, resolution, line_track, line_level = _lines(x, rate, audio.offset_s, (start, end))
+    lines, comb, resolution, line_track, line_level, steady = _lines(x, rate, audio.offset_s, (start, end))
+    profile = octave_profile(x, rate, audio.offset_s, (start, end))
     stat_band, stat_level, imp_band, imp_level, excess_share = _bands(x, rate, audio.offset_s, (start, end))
     times, stat_env = _envelope_db(x, rate, stat_band, audio.offset_s)
     _, imp_env = _envelope_db(x, rate, imp_band, audio.offset_s)
     inside = (times >= start) & (times <= end)
     if inside.sum() < 8:
         inside = np.ones(times.size, dtype=bool)
-    impulses = impulse_times(10 ** (imp_env[inside] / 10), ENVELOPE_RATE, 1.0, over_db=_DETECT_DB + 2,
-                             min_gap_s=0.04) + (times[inside][0] if inside.any() else 0.0)
+    imp_in = imp_env[inside]
+    # Impulses: 12 dB over the envelope's median and within 20 dB of the strongest one, so
+    # the noise's own peaks (a few thousand envelope steps) are not taken for ticks.
+    floor_db = max(float(np.median(imp_in)) + 12.0 - _DETECT_DB - 2, float(imp_in.max()) - 20.0 - _DETECT_DB - 2) \
+        if imp_in.size else 0.0
+    impulses = impulse_times(10 ** ((imp_in - floor_db) / 10), ENVELOPE_RATE, 1.0, over_db=_DETECT_DB + 2,
+                             min_gap_s=0.04) + (times[inside][0] - 0.5 / ENVELOPE_RATE if inside.any() else 0.0)
     impulse_period = interval_period(impulses)
     modulation = autocorrelation_period(10 ** (stat_env[inside] / 10), ENVELOPE_RATE, 0.06, 1.5)
     repetition = autocorrelation_period(10 ** (imp_env[inside] / 10), ENVELOPE_RATE, 0.04, 1.5)
-    stat_in, imp_in = stat_env[inside], imp_env[inside]
+    stat_in = stat_env[inside]
     extras = {
         "stat_env_spread_db": float(np.percentile(stat_in, 90) - np.percentile(stat_in, 10)) if stat_in.size else 0.0,
-        "imp_env_crest_db": float(np.percentile(imp_in, 99.5) - np.median(imp_in)) if imp_in.size else 0.0,
+        "imp_env_crest_db": float(imp_in.max() - np.median(imp_in)) if imp_in.size else 0.0,
         "imp_active_share": float(np.mean(imp_in >= _DETECT_DB)) if imp_in.size else 0.0,
         "excess_band_share": excess_share,
         "span_s": float(end - start),
+        "steady_lines": steady[0],
+        "steady_top_prominence_db": steady[1],
+        **{f"octave{k}_{name}": float(profile[k, j]) for k in range(len(OCTAVE_BANDS))
+           for j, name in enumerate(PROFILE_NAMES)},
     }
     return Analysis(lines, comb, resolution, 1.0 / resolution, line_track, line_level, stat_band, stat_level, imp_band, imp_level,
                     times, stat_env, imp_env, impulses, impulse_period, modulation, repetition, (start, end), extras)
@@ -117,11 +128,18 @@ def _lines(x: np.ndarray, rate: int, offset: float, span: tuple[float, float]):
         inside = np.ones(times.size, dtype=bool)
     spectrum = np.percentile(power[inside], _LINE_PERCENTILE, axis=0)
     lines, _ = pick_lines(spectrum, resolution, max_hz=0.46 * rate)
+    # Lines in the quiet 20 % of the frames: stationary ones, not a stimulus's moving harmonics.
+    steady, _ = pick_lines(np.percentile(power[inside], 20.0, axis=0), resolution, max_hz=0.46 * rate)
+    steady_stats = (float(np.log1p(len(steady))), max((line.prominence_db for line in steady), default=0.0))
     lines = sorted(lines, key=lambda line: -line.prominence_db)[:200]
     comb = find_comb(lines, resolution)
+    steady = sorted(steady, key=lambda line: -line.prominence_db)[:200]
+    steady_comb = find_comb(steady, resolution)
+    if steady_comb is not None and (comb is None or len(steady_comb.harmonics) > len(comb.harmonics)):
+        lines, comb = steady, steady_comb  # a buzz under speech or music shows in the quiet frames
     lines = sorted(lines, key=lambda line: line.frequency_hz)
     if not lines:
-        return lines, comb, resolution, None, None
+        return lines, comb, resolution, None, None, steady_stats
     tracked = sorted(lines, key=lambda line: -line.prominence_db)[:_TRACKED_LINES]
     bins = np.array([int(round(line.frequency_hz / resolution)) for line in tracked])
     nbins = power.shape[1]
@@ -134,7 +152,7 @@ def _lines(x: np.ndarray, rate: int, offset: float, span: tuple[float, float]):
     track = smooth(track_db, 2)
     level = _line_level(power, inside if not (track >= _DETECT_DB).any() else (track >= _DETECT_DB),
                         bins, resolution, rate)
-    return lines, comb, resolution, (times, track), level
+    return lines, comb, resolution, (times, track), level, steady_stats
 
 
 def _line_level(power: np.ndarray, active: np.ndarray, bins: np.ndarray, resolution: float, rate: int) -> float:
@@ -217,7 +235,8 @@ FEATURE_NAMES = (
     "impulses_per_s", "impulse_regularity", "impulse_period_log",
     "stat_env_spread_db", "imp_env_crest_db", "imp_active_share", "excess_band_share",
     "stationary_level_db", "impulsive_level_db", "stat_band_low_log", "stat_band_high_log",
-    "imp_band_low_log", "imp_band_high_log", "span_log",
+    "imp_band_low_log", "imp_band_high_log", "span_log", "steady_lines", "steady_top_prominence_db",
+    *(f"octave{k}_{name}" for k in range(len(OCTAVE_BANDS)) for name in PROFILE_NAMES),
 )
 
 

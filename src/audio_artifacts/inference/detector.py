@@ -279,11 +279,20 @@ class Detector:
             sample_rate=info.sample_rate,
             channels=info.channels,
         )
-        if self.describer is None or not result.events or path is None:
+        return result if path is None else self.describe_result(result, path)
+
+    def describe_result(self, result: ScanResult, path: str | Path) -> ScanResult:
+        """``result`` with its events described from the recording at ``path`` (``inference.describe``).
+
+        Nothing to do (the result is returned as it is) for a result without
+        events, an error result, or a detector made with ``describe=False``.
+        Use it after re-deciding a result at another threshold.
+        """
+        if self.describer is None or not result.ok or not result.events or result.duration_s is None:
             return result
         from dataclasses import replace
 
-        return replace(result, events=self.describer.describe_events(path, result.events, info.duration_s))
+        return replace(result, events=self.describer.describe_events(path, result.events, result.duration_s))
 
     def _scores(self, paths: list[Path]) -> Iterator[tuple[int, "WindowScores | _FileFailed"]]:
         """Run the reader thread over ``paths`` and the model here; yield per file, in order."""

@@ -18,6 +18,8 @@ def with_threshold(result: ScanResult, threshold: float | None) -> ScanResult:
 
     The window probabilities and the recording probability do not depend on
     the threshold, so a request's own threshold needs no second model pass.
+    The events come back plain (runs of flagged windows): describe them with
+    ``Detector.describe_result``.
     """
     if threshold is None or threshold == result.threshold:
         return result
@@ -57,7 +59,10 @@ def scan_upload(detector, upload: ReceivedFile, threshold: float | None) -> Scan
     result = dataclasses.replace(detector.scan_file(upload.path, display_name=upload.filename), identity=identity)
     if result.error is not None:
         result = dataclasses.replace(result, error=hide_server_paths(result.error, upload))
-    return with_threshold(result, threshold)
+    redecided = with_threshold(result, threshold)
+    if redecided is not result:
+        redecided = detector.describe_result(redecided, upload.path)  # other events: described anew
+    return redecided
 
 
 def scan_single_upload(detector, upload: ReceivedFile, threshold: float | None) -> ScanResult:  # noqa: ANN001
