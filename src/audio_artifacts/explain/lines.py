@@ -15,6 +15,9 @@ MIN_PROMINENCE_DB = 10.0
 FLOOR_WIDTH_HZ = 160.0
 #: Lines closer than this many bins are one line (the Hann main lobe is 4 bins wide).
 _MERGE_BINS = 3
+#: A peak this close (bins) to a line this much stronger (dB) is that line's window leakage, not a line.
+_SKIRT_BINS, _SKIRT_DB = 30, 25.0
+_OFF_COMB_SLOTS = 4
 
 
 @dataclass(frozen=True)
@@ -60,8 +63,10 @@ def pick_lines(
     peak = (level[core] >= level[lo - 1:hi]) & (level[core] > level[lo + 1:hi + 2]) & (prominence[core] >= min_prominence_db)
     candidates = np.flatnonzero(peak) + lo
     kept: list[int] = []
-    for index in candidates[np.argsort(-prominence[candidates])]:  # strongest first
-        if all(abs(index - k) > _MERGE_BINS for k in kept):
+    for index in candidates[np.argsort(-level[candidates])]:  # strongest first
+        if all(abs(index - k) > _MERGE_BINS for k in kept) and not any(
+            abs(index - k) <= _SKIRT_BINS and level[k] - level[index] >= _SKIRT_DB for k in kept
+        ):
             kept.append(int(index))
     lines = []
     for index in sorted(kept):
@@ -86,8 +91,9 @@ def find_comb(lines: Sequence[Line], resolution_hz: float, *, min_harmonics: int
     """The harmonic series that explains most lines, or None.
 
     A candidate fundamental scores (lines on its harmonics) x (share of its
-    harmonics 1..K present), so half the fundamental (every other harmonic
-    missing) and twice it (half the lines) both score half the true one. The
+    harmonics 1..K present) squared, so half the fundamental (every other
+    harmonic missing) scores a quarter of the true one, even for a comb of odd
+    harmonics only (a square wave), and twice it (half the lines) half. The
     fundamental is then the least-squares fit ``sum(k f_k) / sum(k^2)``.
     """
     if len(lines) < min_harmonics:
@@ -104,7 +110,7 @@ def find_comb(lines: Sequence[Line], resolution_hz: float, *, min_harmonics: int
         if matched.sum() < min_harmonics:
             continue
         coverage = np.unique(numbers[matched]).size / numbers[matched].max()
-        score = matched.sum() * coverage
+        score = matched.sum() * coverage**2
         if best is None or score > best[0] + 1e-9:
             best = (score, f0, numbers, matched)
     if best is None:
@@ -129,8 +135,9 @@ def _match(freqs: np.ndarray, f0: float, resolution_hz: float) -> tuple[np.ndarr
 def report_frequencies(lines: Sequence[Line], comb: Comb | None, limit: int) -> tuple[float, ...]:
     """At most ``limit`` frequencies: a comb's fundamental first, then the most prominent lines ascending.
 
-    Lines off the comb come before the comb's own harmonics, so a tone
-    sounding with a buzz is not crowded out by the buzz's many harmonics.
+    The four strongest lines off the comb are always kept, so a tone sounding
+    with a buzz is not crowded out by the buzz's many harmonics; the other
+    places go to the most prominent of the rest.
     """
     if comb is None:
         chosen = sorted(lines, key=lambda line: -line.prominence_db)[:limit]
@@ -140,5 +147,7 @@ def report_frequencies(lines: Sequence[Line], comb: Comb | None, limit: int) -> 
     harmonics = sorted((line for line in comb.harmonics
                         if abs(line.frequency_hz - comb.fundamental_hz) > 0.01 * comb.fundamental_hz),
                        key=lambda line: -line.prominence_db)
-    chosen = (off + harmonics)[:limit - 1]
+    # The strongest few lines off the comb are kept whatever the comb's strength, the rest by prominence.
+    rest = sorted(off[_OFF_COMB_SLOTS:] + harmonics, key=lambda line: -line.prominence_db)
+    chosen = (off[:_OFF_COMB_SLOTS] + rest)[:limit - 1]
     return (comb.fundamental_hz, *sorted(line.frequency_hz for line in chosen))
