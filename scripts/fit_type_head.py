@@ -76,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train", type=Path, default=Path("data/sim/train.csv"))
     parser.add_argument("--val", type=Path, default=None)
     parser.add_argument("--cache", type=Path, default=None, help="folder for the measured features (.npz)")
-    parser.add_argument("--limit", type=int, default=None, help="first N recordings with events only")
+    parser.add_argument("--limit", type=int, default=None,
+                        help="first N recordings with events only (the bundled head: 1200 of 2400, to keep the fit cheap)")
     parser.add_argument("--hidden", type=int, default=32, help="hidden units (0: logistic regression)")
     parser.add_argument("--l2", type=float, default=1e-3)
     parser.add_argument("--seed", type=int, default=0)

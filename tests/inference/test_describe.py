@@ -115,3 +115,17 @@ def test_detector_without_type_head_measures_and_round_trips(recordings, tiny_mo
     assert "1000 Hz" in row["events"] and row["event_types"] == ""
     plain = Detector(tiny_model_dir, backend="torch", threshold=0.0, describe=False).scan_file(recordings["tone_4_7"])
     assert (plain.events[0].start, plain.events[0].end) == (0.0, 10.0)  # what the windows alone say
+
+
+def test_bundled_model_names_the_kind_and_times_of_a_new_users_cases(recordings) -> None:
+    """The bundled model with its type head, end to end: detection, then description."""
+    from audio_artifacts.inference.detector import Detector
+
+    detector = Detector()
+    assert detector.describer.head is not None  # the bundled model ships type_head.json
+    tone, buzz = detector.scan_many([recordings["tone_4_7"], recordings["tdma_3_17"]])
+    (event,) = tone.events
+    assert event.type == "tonal" and abs(event.start - 4.0) <= 0.5 and abs(event.end - 7.0) <= 0.5
+    assert dict(event.type_probabilities)["tonal"] == max(p for _, p in event.type_probabilities)
+    (event,) = buzz.events
+    assert event.type == "tdma_buzz" and event.period_s == pytest.approx(0.004615, rel=0.005)
