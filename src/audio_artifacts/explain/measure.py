@@ -300,8 +300,9 @@ def describe_fields(analysis: Analysis, kind: str | None, line_probability: floa
                     max_frequencies: int = 12) -> Fields:
     """The reported fields of an event of type ``kind`` (None: decided from the measurements).
 
-    ``line_probability`` -- the type head's probability that a line type
-    sounds -- keeps a tone's lines when it sounds beside a stronger other kind.
+    ``line_probability`` -- the type head's highest probability of a buzz
+    kind -- gives a comb's period when the top kind is not a buzz but not a
+    periodic kind either.
     """
     has_lines = analysis.line_track is not None and bool(analysis.lines)
     if kind is None:  # no type head: lines when there are strong ones, impulses when the envelope is spiky
@@ -312,10 +313,12 @@ def describe_fields(analysis: Analysis, kind: str | None, line_probability: floa
         else:
             kind = "noise_am"
     line_kind = kind in LINE_TYPES
-    show_lines = has_lines and (line_kind or (line_probability is not None and line_probability >= 0.3))
-    frequencies = report_frequencies(analysis.lines, analysis.comb, max_frequencies) if show_lines else ()
+    # Prominent lines are reported whatever the kind: they are in the event (a tone beside ticks).
+    frequencies = report_frequencies(analysis.lines, analysis.comb, max_frequencies) if has_lines else ()
     period = None
-    if kind in ("tdma_buzz", "packet_buzz") and analysis.comb is not None:
+    buzz_likely = kind in ("tdma_buzz", "packet_buzz") or (
+        line_probability is not None and line_probability >= 0.3 and kind not in ("periodic_ticks", "thumps", "noise_am"))
+    if buzz_likely and analysis.comb is not None and len(analysis.comb.harmonics) >= 4:
         period = 1.0 / analysis.comb.fundamental_hz
     elif kind in ("periodic_ticks", "thumps"):
         chosen = analysis.impulse_period or analysis.repetition

@@ -116,7 +116,7 @@ class EventDescriber:
 
         ``kind`` forces the type used to choose the fields (the head's is used otherwise).
         """
-        from audio_artifacts.explain.measure import LINE_TYPES, describe_fields, features
+        from audio_artifacts.explain.measure import describe_fields, features
 
         probabilities: tuple[tuple[str, float], ...] = ()
         line_probability = None
@@ -124,7 +124,7 @@ class EventDescriber:
             p = self.head.probabilities(features(analysis))
             probabilities = tuple((name, round(float(v), 4)) for name, v in zip(EVENT_TYPES, p))
             kind = kind or EVENT_TYPES[int(np.argmax(p))]
-            line_probability = max(v for name, v in probabilities if name in LINE_TYPES)
+            line_probability = max(v for name, v in probabilities if name in ("tdma_buzz", "packet_buzz"))
         fields = describe_fields(analysis, kind, line_probability, MAX_EVENT_FREQUENCIES)
         return Description(
             round(fields.start, 3), round(fields.end, 3), kind if self.head is not None else None, probabilities,
