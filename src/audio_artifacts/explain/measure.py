@@ -126,10 +126,10 @@ def _lines(x: np.ndarray, rate: int, offset: float, span: tuple[float, float]):
     inside = (times >= span[0]) & (times <= span[1])
     if not inside.any():
         inside = np.ones(times.size, dtype=bool)
-    spectrum = np.percentile(power[inside], _LINE_PERCENTILE, axis=0)
+    quiet, spectrum = np.percentile(power[inside], [20.0, _LINE_PERCENTILE], axis=0)  # one partition for both
     lines, _ = pick_lines(spectrum, resolution, max_hz=0.46 * rate)
     # Lines in the quiet 20 % of the frames: stationary ones, not a stimulus's moving harmonics.
-    steady, _ = pick_lines(np.percentile(power[inside], 20.0, axis=0), resolution, max_hz=0.46 * rate)
+    steady, _ = pick_lines(quiet, resolution, max_hz=0.46 * rate)
     steady_stats = (float(np.log1p(len(steady))), max((line.prominence_db for line in steady), default=0.0))
     lines = sorted(lines, key=lambda line: -line.prominence_db)[:200]
     comb = find_comb(lines, resolution)
@@ -316,10 +316,11 @@ def describe_fields(analysis: Analysis, kind: str | None, line_probability: floa
     # Prominent lines are reported whatever the kind: they are in the event (a tone beside ticks).
     frequencies = report_frequencies(analysis.lines, analysis.comb, max_frequencies) if has_lines else ()
     period = None
-    buzz_likely = kind in ("tdma_buzz", "packet_buzz") or (
-        line_probability is not None and line_probability >= 0.3 and kind not in ("periodic_ticks", "thumps", "noise_am"))
-    if buzz_likely and analysis.comb is not None and len(analysis.comb.harmonics) >= 4:
-        period = 1.0 / analysis.comb.fundamental_hz
+    buzz_likely = line_probability is not None and line_probability >= 0.3 and kind not in (
+        "periodic_ticks", "thumps", "noise_am")
+    comb = analysis.comb
+    if comb is not None and (kind in ("tdma_buzz", "packet_buzz") or (buzz_likely and len(comb.harmonics) >= 4)):
+        period = 1.0 / comb.fundamental_hz
     elif kind in ("periodic_ticks", "thumps"):
         chosen = analysis.impulse_period or analysis.repetition
         period = chosen.period_s if chosen else None
