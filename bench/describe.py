@@ -70,10 +70,25 @@ def main(argv: list[str] | None = None) -> int:
 
     began = time.monotonic()
     source = oracle if args.oracle else detected
-    report = description_report(source(args.manifest, args.model_dir, args.limit))
+    recordings = list(source(args.manifest, args.model_dir, args.limit))
+    report = description_report(recordings)
     mode = "oracle spans (perfect detector)" if args.oracle else "Detector (detection + description)"
     print(f"{args.manifest}: {mode}, {time.monotonic() - began:.0f} s on this machine\n")
     print(description_markdown(report))
+    print("\nBy stimulus and level (overall figures of each group):\n")
+    print("| group | single-kind events | type acc. | lines | found | periods | within 5 % |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    groups = {
+        "quiet input, >= 6 dB": ([r for r in recordings if r[0].columns.get("stimulus") == "quiet"], 6.0),
+        "any other stimulus, >= 6 dB": ([r for r in recordings if r[0].columns.get("stimulus") != "quiet"], 6.0),
+        "all, >= 10 dB": (recordings, 10.0),
+        "all, >= 20 dB": (recordings, 20.0),
+    }
+    for name, (chosen, level) in groups.items():
+        g = description_report(chosen, min_level_db=level)
+        cell = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
+        print(f"| {name} | {g['single_kind_events']} | {cell(g['type_accuracy'])} | {g['lines']} | "
+              f"{cell(g['lines_found'])} | {g['periods']} | {cell(g['periods_within_5pct'])} |")
     if args.json is not None:
         args.json.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     return 0
