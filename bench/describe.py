@@ -66,7 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args(argv)
 
-    from audio_artifacts.evaluation.description import description_markdown, description_report
+    from audio_artifacts.evaluation.description import (
+        description_markdown,
+        description_report,
+    )
 
     began = time.monotonic()
     source = oracle if args.oracle else detected
@@ -86,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     for name, (chosen, level) in groups.items():
         g = description_report(chosen, min_level_db=level)
-        cell = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
+        cell = lambda v: "-" if v is None else f"{v:.3f}"
         print(f"| {name} | {g['single_kind_events']} | {cell(g['type_accuracy'])} | {g['lines']} | "
               f"{cell(g['lines_found'])} | {g['periods']} | {cell(g['periods_within_5pct'])} |")
     if args.json is not None:

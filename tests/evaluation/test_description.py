@@ -7,7 +7,11 @@ from pathlib import Path
 import pytest
 
 from audio_artifacts.data.manifest import ArtifactEvent, RecordingEntry
-from audio_artifacts.evaluation.description import description_markdown, description_report, line_tolerance
+from audio_artifacts.evaluation.description import (
+    description_markdown,
+    description_report,
+    line_tolerance,
+)
 from audio_artifacts.results.schema import Event
 
 

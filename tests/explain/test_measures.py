@@ -5,8 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from audio_artifacts.explain.lines import Line, find_comb, pick_lines, report_frequencies
-from audio_artifacts.explain.periods import autocorrelation_period, band_envelope, interval_period
+from audio_artifacts.explain.lines import (
+    Line,
+    find_comb,
+    pick_lines,
+    report_frequencies,
+)
+from audio_artifacts.explain.periods import (
+    autocorrelation_period,
+    band_envelope,
+    interval_period,
+)
 from audio_artifacts.explain.spectra import fine_frame, stft_power
 from audio_artifacts.explain.timing import crossing_span
 

@@ -97,7 +97,11 @@ def test_detector_without_type_head_measures_and_round_trips(recordings, tiny_mo
     """A model directory without type_head.json: frequencies, times and level by measurement, type null."""
     from audio_artifacts.inference.detector import Detector
     from audio_artifacts.results.schema import ScanResult
-    from audio_artifacts.results.writers import CsvSummaryWriter, JsonlWriter, read_jsonl
+    from audio_artifacts.results.writers import (
+        CsvSummaryWriter,
+        JsonlWriter,
+        read_jsonl,
+    )
 
     assert not (tiny_model_dir / "type_head.json").exists()
     result = Detector(tiny_model_dir, backend="torch", threshold=0.0).scan_file(recordings["tone_4_7"])

@@ -217,9 +217,9 @@ def description_markdown(report: dict[str, Any]) -> str:
             f"lines found {_cell(report['lines_found'])} of {report['lines']} (median error "
             f"{_cell(report['line_error_hz_median'], 1)} Hz, {_cell(report['line_error_pct_median'], 2)} %); "
             f"periods within 5 %: {_cell(report['periods_within_5pct'])} of {report['periods']}")
-    rows = ["| type | events | type acc. | F1 | lines | found | err Hz | periods | within 5 % | "
-            "onset med. s | offset med. s | on <= 0.5 s | off <= 0.5 s | on <= 0.1 s | off <= 0.1 s | "
-            "windows: on <= 0.5 s | off <= 0.5 s |",
+    rows = [("| type | events | type acc. | F1 | lines | found | err Hz | periods | within 5 % | "
+             "onset med. s | offset med. s | on <= 0.5 s | off <= 0.5 s | on <= 0.1 s | off <= 0.1 s | "
+             "windows: on <= 0.5 s | off <= 0.5 s |"),
             "|---|" + "---:|" * 16]
     for kind, r in report["per_type"].items():
         rows.append(

@@ -12,7 +12,12 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import median_filter
 
-from audio_artifacts.explain.periods import ENVELOPE_RATE, autocorrelation_period, band_envelope, interval_period
+from audio_artifacts.explain.periods import (
+    ENVELOPE_RATE,
+    autocorrelation_period,
+    band_envelope,
+    interval_period,
+)
 
 #: Octave bands (Hz) the profile is measured in; those above 0.45 x the rate read zeros.
 OCTAVE_BANDS = ((44.0, 88.0), (88.0, 177.0), (177.0, 355.0), (355.0, 710.0), (710.0, 1420.0),

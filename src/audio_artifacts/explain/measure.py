@@ -12,7 +12,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from audio_artifacts.explain.bands import OCTAVE_BANDS, PROFILE_NAMES, octave_profile
-from audio_artifacts.explain.lines import Comb, Line, find_comb, pick_lines, report_frequencies
+from audio_artifacts.explain.lines import (
+    Comb,
+    Line,
+    find_comb,
+    pick_lines,
+    report_frequencies,
+)
 from audio_artifacts.explain.periods import (
     ENVELOPE_RATE,
     Periodicity,
@@ -21,7 +27,13 @@ from audio_artifacts.explain.periods import (
     impulse_times,
     interval_period,
 )
-from audio_artifacts.explain.spectra import fine_frame, frame_centres, spectral_floor, stft_power, time_floor
+from audio_artifacts.explain.spectra import (
+    fine_frame,
+    frame_centres,
+    spectral_floor,
+    stft_power,
+    time_floor,
+)
 from audio_artifacts.explain.timing import crossing_span, smooth, threshold_db
 
 LINE_TYPES = ("tonal", "tdma_buzz", "packet_buzz")

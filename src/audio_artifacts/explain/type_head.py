@@ -121,7 +121,7 @@ def fit_type_head(features: np.ndarray, labels: np.ndarray, feature_names: Seque
                             rng.normal(0, 1 / np.sqrt(inner), inner * t), np.zeros(t)])
 
     def loss(params: np.ndarray) -> tuple[float, np.ndarray]:
-        z, grad_z, backward = _forward_with_grad(params, xs, hidden, d, t)
+        z, backward = _forward_with_grad(params, xs, hidden, d, t)
         p = 1.0 / (1.0 + np.exp(-z))
         value = np.mean(np.logaddexp(0.0, z) - y * z)
         grad = backward((p - y) / y.size)
@@ -165,4 +165,4 @@ def _forward_with_grad(params: np.ndarray, xs: np.ndarray, hidden: int, d: int, 
         da = (dz @ w.T) * (1.0 - inner**2)
         return np.concatenate([(xs.T @ da).ravel(), da.sum(axis=0), dw.ravel(), db])
 
-    return z, None, backward
+    return z, backward
