@@ -175,3 +175,44 @@ def test_filters_select_rows(browser_page):
     page.select_option("#verdict-filter", "")
     assert len(visible_column(page, 0)) == 4
     assert problems == []
+
+
+def test_a_killed_scan_leaves_a_readable_report_that_resume_completes(tmp_path, tiny_model_dir):
+    import json
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from html.parser import HTMLParser
+
+    inputs = tmp_path / "in"
+    for n in range(5):
+        write_audio(inputs / f"u{n % 2}_BT_{n:02d}.wav", recording(5.0, 16000, n), 16000)
+    page, state = tmp_path / "r.html", tmp_path / "r_files" / "rows.jsonl"
+    command = [sys.executable, "-c", "import sys; from audio_artifacts.cli import main; sys.exit(main())", "scan",
+               str(inputs), "--model", str(tiny_model_dir), "--threshold", "0", "--out", str(tmp_path / "s.jsonl"),
+               "--report", str(page)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and process.poll() is None:
+            if state.is_file() and state.read_text().count("\n") >= 2:
+                break
+            time.sleep(0.05)
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.wait()
+    done = [json.loads(line)["result"]["path"] for line in state.read_text().splitlines() if line.endswith("}")]
+    assert 2 <= len(done) < 5, "the scan was to be killed part-way"
+    text = page.read_text(encoding="utf-8")
+    assert text.rstrip().endswith("</html>")  # a whole page, never half of one
+    HTMLParser().feed(text)
+    shown = [p for p in done if Path(p).name in text]
+    assert len(shown) >= len(done) - 1  # at most the row being added when killed is not on the page yet
+
+    command[command.index("--report"):command.index("--report")] = ["--resume"]
+    assert subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
+    text = page.read_text(encoding="utf-8")
+    assert all(f"u{n % 2}_BT_{n:02d}.wav" in text for n in range(5))
+    assert 'id="count-files"><b>5<' in text

@@ -6,9 +6,10 @@ segment it is the estimate of the periodic component. Whatever does not
 repeat (speech, noise) averages towards zero, by the square root of the
 number of periods; what is left of it is muted by a Wiener gain from the
 spread of the samples at each phase (a tick fills a few milliseconds of a
-period, the rest of the average is noise). The reported period is refined first to the one whose
-average holds the most energy, since an error of a fraction of a sample per
-period smears the average.
+period, the rest of the average is noise). The reported period is refined
+first to the one whose average holds the most energy: a drift of a quarter
+of a cycle over the segment (a few samples for a 4 kHz ring) cancels the
+waveform in the average.
 """
 
 from __future__ import annotations

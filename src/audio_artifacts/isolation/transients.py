@@ -3,9 +3,10 @@
 The segment is high-passed (a first difference: clicks are broadband, most
 programme material is not), its energy taken in 1 ms frames, and frames more
 than ``threshold_db`` over the running median of the 100 ms around them are
-gated open (plus one frame either side, with raised-cosine edges); open runs
-longer than ``longest_s`` are programme onsets, not transients, and stay shut. The estimate is the
-recording itself inside the gate, so a click keeps its true shape.
+gated open (with raised-cosine edges half a frame wide); open runs longer
+than ``longest_s`` are programme onsets, not transients, and stay shut. The
+estimate is the recording itself inside the gate, so a click keeps its true
+shape.
 """
 
 from __future__ import annotations
