@@ -8,7 +8,8 @@ with ``--report`` and ``--group-by``, opens the page in headless Chromium
 
 * ``docs/figures/scan_report.png``: the top of the page (counts, groups, table);
 * ``docs/figures/scan_report_detail.png``: the first flagged recording's section;
-* ``docs/figures/scan_example.png``: the picture of the thumps recording.
+* ``docs/figures/scan_example.png``: the picture of the thumps recording, and
+  ``scan_example_log.png``: the same with ``--plot-freq-scale log``.
 
 Run: ``python docs/figures/make_report_screenshot.py [WORK_DIR]``.
 """
@@ -43,6 +44,9 @@ def main() -> None:
     subprocess.run([*CLI, "scan", str(named), "--out", str(work / "scan.jsonl"), "--report", str(page),
                     "--group-by", GROUP_BY], check=True)
     shutil.copy(page.parent / "report_files" / "pictures" / "wideband_sweep_11.png", FIGURES / "scan_example.png")
+    subprocess.run([*CLI, "scan", str(named / "wideband_sweep_11.wav"), "--plots", str(work / "log"),
+                    "--plot-freq-scale", "log"], check=True, stdout=subprocess.DEVNULL)
+    shutil.copy(work / "log" / "wideband_sweep_11.png", FIGURES / "scan_example_log.png")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox"])
         tab = browser.new_page(viewport={"width": 1280, "height": 900})

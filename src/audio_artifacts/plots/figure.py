@@ -109,6 +109,13 @@ def scan_figure(
     figure.colorbar(mesh, ax=top, label="level (dBFS per bin)", pad=0.01, extend="min")
     top.set_yscale(view.scale)
     top.set_ylim(view.low_hz, high)
+    if view.scale == "log":
+        from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+        # 50, 100, 200, 500, 1k, 2k ... Hz rather than powers of ten
+        top.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        top.yaxis.set_major_formatter(FuncFormatter(lambda f, _: f"{f / 1000:g}k" if f >= 1000 else f"{f:g}"))
+        top.yaxis.set_minor_formatter(NullFormatter())
     top.set_ylabel("Frequency (Hz)" + (", log" if view.scale == "log" else ""))
 
     starts = np.array([w.start for w in result.windows])
