@@ -84,9 +84,9 @@ def test_resume_keeps_the_rows_already_reported(scanned, tmp_path, tiny_model_di
     (["--report", "r.html", "--group-by", "([^_]+)_"], "no named group"),
     (["--report", "r.html", "--group-by", "(?P<unit>[^_+"], "not a regular expression"),
 ])
-def test_usage_errors(tmp_path, capsys, extra, message):
+def test_usage_errors(tmp_path, capsys, monkeypatch, extra, message):
     write_audio(tmp_path / "a.wav", recording(1.0, 16000, 0), 16000)
-    os.chdir(tmp_path)
+    monkeypatch.chdir(tmp_path)
     assert main(["scan", str(tmp_path / "a.wav"), *extra]) == 2
     assert message in capsys.readouterr().err
 
@@ -124,9 +124,11 @@ def browser_page(scanned):
             page.on("requestfailed", lambda r: None if r.resource_type == "media" and r.failure == "net::ERR_ABORTED"
                     else problems.append(f"request failed: {r.url} {r.failure}"))
             page.goto(Path(page_path).resolve().as_uri())
+            for image in page.locator("img").all():  # pictures load lazily: bring each into view, as a reader does
+                image.scroll_into_view_if_needed()
             page.wait_for_function(
                 "Array.from(document.querySelectorAll('audio')).every(a => a.readyState >= 1 || a.error)"
-                " && Array.from(document.images).every(i => i.complete)", timeout=20_000)
+                " && Array.from(document.images).every(i => i.complete)", timeout=30_000)
             yield page, problems
         finally:
             browser.close()
