@@ -18,7 +18,7 @@ beside the page (``<page stem>_files/rows.jsonl``) and the page is rewritten
 atomically (temporary file + rename), so an interrupted scan leaves a
 readable page of what is done; ``resume=True`` reads the state file back.
 The page is rewritten after every row; only once a rewrite takes more than
-50 ms (thousands of rows) is the next skipped until ``10 x`` its duration
+50 ms (about 1000 flagged recordings) is the next skipped until ``10 x`` its duration
 has passed (at most ~10 % of the scan's time); :meth:`HtmlReport.close`
 always writes the final page.
 """
