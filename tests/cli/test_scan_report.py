@@ -96,7 +96,7 @@ def test_usage_errors(tmp_path, capsys, monkeypatch, extra, message):
 def find_chromium() -> str | None:
     named = os.environ.get("AUDIO_ARTIFACTS_CHROMIUM")
     if named:
-        return named
+        return named if os.path.isfile(named) else None
     for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
         found = shutil.which(name)
         if found:
@@ -110,7 +110,8 @@ def browser_page(scanned):
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[test]')")
     executable = find_chromium()
     if executable is None:
-        pytest.skip("no Chromium found (apt-get install chromium, or set AUDIO_ARTIFACTS_CHROMIUM)")
+        pytest.skip("no Chromium found: apt-get install chromium (as .ci/run does), or set AUDIO_ARTIFACTS_CHROMIUM "
+                    "to a Chromium binary")
     _, page_path, _ = scanned
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox"])
