@@ -44,6 +44,7 @@ from pathlib import Path
 # results is light (standard library only); the model stack is imported in run only.
 from audio_artifacts.results.schema import CSV_DIALECTS, FileIdentity
 from audio_artifacts.results.writers import CsvSummaryWriter, ResultsWriteError
+from audio_artifacts.cli.scan_outputs import add_output_arguments, check_output_arguments
 
 #: Extensions (lower case) collected from folders and globs.
 AUDIO_EXTENSIONS = frozenset({
@@ -82,6 +83,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="write a spectrogram + probability PNG per flagged recording here")
     parser.add_argument("--plots-all", action="store_true",
                         help="with --plots: a picture for every scanned recording, not only flagged ones")
+    add_output_arguments(parser)
     parser.add_argument("--recursive", action=argparse.BooleanOptionalAction, default=True,
                         help="search folders recursively (default: yes)")
     parser.add_argument("--workers", type=int, default=None, metavar="N",
@@ -199,16 +201,6 @@ def _scan_in_chunks(detector, paths: list[Path], identities: dict[str, FileIdent
             results.close()  # stops the detector's reader thread now, not when collected
 
 
-def _plot_name(path: Path, used: set[str]) -> str:
-    """``<stem>.png``, made unique within one run (same stems from different folders)."""
-    name, n = f"{path.stem}.png", 1
-    while name in used:
-        n += 1
-        name = f"{path.stem}-{n}.png"
-    used.add(name)
-    return name
-
-
 @dataclass(frozen=True)
 class _Outcome:
     """What the exit code and the summary need of one row."""
@@ -232,6 +224,9 @@ def run(args: argparse.Namespace) -> int:
         return _usage_error("--resume needs --out (the file to resume)")
     if args.plots_all and args.plots is None:
         return _usage_error("--plots-all needs --plots DIR")
+    problem = check_output_arguments(args)
+    if problem is not None:
+        return _usage_error(problem)
     out = Path(args.out) if args.out is not None else None
     if out is not None and out.is_dir():
         return _usage_error(f"--out {out} is a folder; give a file name")
@@ -407,9 +402,9 @@ def _scan(
 
     from audio_artifacts.errors import ModelDirError
     from audio_artifacts.inference.detector import Detector
-    from audio_artifacts.plots import plot_scan
+    from audio_artifacts.cli.scan_outputs import RowOutputs
     from audio_artifacts.results.table import TableFormatter
-    from audio_artifacts.results.writers import CsvSummaryWriter, JsonlWriter
+    from audio_artifacts.results.writers import CsvSummaryWriter, JsonlWriter, read_jsonl
 
     table = TableFormatter() if fmt is None else None
     # The output first: an unwritable --out is an error before the model is loaded.
@@ -437,8 +432,9 @@ def _scan(
         if other:
             print(f"audio-artifacts scan: warning: rows already in {out} used threshold(s) "
                   f"{', '.join(map(str, other))}; this run uses {detector.threshold}", file=sys.stderr)
-        plots_dir = Path(args.plots) if args.plots is not None else None
-        used_names: set[str] = set()
+        # A report added on --resume shows the rows already in a JSONL --out too.
+        previous = read_jsonl(out) if args.report and args.resume and fmt == "jsonl" and out.is_file() else ()
+        extras = RowOutputs(args, detector.audio_config, previous)
         counts = {"artifact": 0, "error": 0}
         bar = tqdm(total=len(paths), unit="file", file=sys.stderr, disable=not sys.stderr.isatty(),
                    desc="scanning", leave=False)
@@ -456,15 +452,12 @@ def _scan(
                                          result.identity))
                 counts["artifact"] += result.flagged
                 counts["error"] += not result.ok
-                if plots_dir is not None and result.ok and (result.flagged or args.plots_all):
-                    try:
-                        plot_scan(path, result, plots_dir / _plot_name(path, used_names), detector.audio_config)
-                    except Exception as exc:  # a picture must never cost the scan its results
-                        bar.write(f"audio-artifacts scan: warning: no picture for {path}: {exc}", file=sys.stderr)
+                extras.handle(path, result, lambda message: bar.write(message, file=sys.stderr))
                 bar.set_postfix(counts, refresh=False)
                 bar.update(1)
         finally:
             bar.close()
+            extras.close()
     finally:
         if writer is not None:
             writer.close()
