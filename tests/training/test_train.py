@@ -59,7 +59,8 @@ def test_threshold_is_the_f1_optimum_of_validation_recordings(trained):
     model, info = load_model_dir(model_dir)
     dm = WindowDataModule(cfg.data, seed=0)
     dm.load()
-    probs, labels, recording = score_windows(model, dm.val_set, 4)
+    # the threshold lives on the calibrated scale: sigmoid(logit / T)
+    probs, labels, recording = score_windows(model, dm.val_set, 4, temperature=info.temperature)
     scores = metrics.max_by_recording(recording.tolist(), probs)
     rec_labels = [dm.val_set.recordings[r].entry.label for r in scores]
     assert info.threshold == pytest.approx(metrics.best_threshold(rec_labels, list(scores.values())))
