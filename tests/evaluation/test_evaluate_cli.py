@@ -22,7 +22,8 @@ RATE = 16000
 SECONDS = 8.0
 
 
-def make_model_dir(path: Path, seed: int, name: str = "tiny") -> Path:
+def make_model_dir(path: Path, seed: int, name: str | None = None, version: str = "0.0.1",
+                   temperature: float = 1.0) -> Path:
     import torch
 
     from audio_artifacts import __version__
@@ -31,8 +32,9 @@ def make_model_dir(path: Path, seed: int, name: str = "tiny") -> Path:
 
     torch.manual_seed(seed)
     model = build_model("fast", sample_rate=RATE, fmax=8000.0, bands=[0, 1000, 3000, 8000], channels=4, hidden=8)
-    info = ModelInfo(name=name, version="0.0.1", architecture="fast", arguments=model.arguments(),
-                     sample_rate=RATE, window=WindowSpec(), threshold=0.5, package_version=__version__)
+    info = ModelInfo(name=name or path.name, version=version, architecture="fast", arguments=model.arguments(),
+                     sample_rate=RATE, window=WindowSpec(), threshold=0.5, package_version=__version__,
+                     temperature=temperature)
     return save_model_dir(path, model.eval(), info)
 
 

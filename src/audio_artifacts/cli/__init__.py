@@ -19,6 +19,7 @@ from audio_artifacts.errors import AudioArtifactsError
 COMMANDS: dict[str, tuple[str, str]] = {
     "simulate": ("audio_artifacts.cli.simulate", "write simulated, labelled hearing-aid test recordings"),
     "train": ("audio_artifacts.cli.train", "train or fine-tune a detector from a YAML config"),
+    "sweep": ("audio_artifacts.cli.sweep", "tune hyper-parameters with Optuna, one training run per trial"),
     "evaluate": ("audio_artifacts.cli.evaluate", "evaluate model directories on a labelled manifest"),
     "scan": ("audio_artifacts.cli.scan", "scan recordings for artifacts (bundled model by default)"),
     "export": ("audio_artifacts.cli.export", "export a model directory to ONNX with a parity check"),

@@ -53,6 +53,7 @@ __all__ = [
     "apply_overrides",
     "config_from_dict",
     "load_config",
+    "load_raw",
     "resolved_config",
 ]
 
@@ -276,6 +277,12 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
         Unreadable file, bad override syntax, unknown keys (all named), wrong
         types or values out of range.
     """
+    raw = load_raw(path, overrides)
+    return config_from_dict(raw, source=str(path) if path is not None else "config")
+
+
+def load_raw(path: str | Path | None, overrides: list[str] | None = None) -> dict[str, Any]:
+    """The experiment file as plain nested dicts with the overrides applied (not yet checked)."""
     raw: dict[str, Any] = {}
     if path is not None:
         path = Path(path)
@@ -292,8 +299,7 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
         if not isinstance(loaded, dict):
             raise ConfigError(f"{path}: top level must be a mapping, got {type(loaded).__name__}")
         raw = loaded
-    raw = apply_overrides(raw, overrides or [])
-    return config_from_dict(raw, source=str(path) if path is not None else "config")
+    return apply_overrides(raw, overrides or [])
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
