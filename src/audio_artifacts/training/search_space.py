@@ -175,8 +175,9 @@ def set_dotted(raw: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
 
 
 def check_space(space: SearchSpace, raw: dict[str, Any]) -> None:
-    """Build the config with each end of every range (the others at their lowest) and
-    report every key or value the config refuses, before any trial runs.
+    """Build the config with each end of every range (one parameter at a time, the
+    others as in ``raw``) and report every key or value the config refuses, before any
+    trial runs.
 
     Raises
     ------
@@ -196,11 +197,10 @@ def check_space(space: SearchSpace, raw: dict[str, Any]) -> None:
             if parameter.key.startswith("model.arguments.") and argument not in accepted:
                 problems.append(f"parameter '{parameter.key}': model {model_name!r} has no argument "
                                 f"{argument!r} (its arguments: {', '.join(sorted(accepted))})")
-    lowest = {p.key: p.ends()[0] for p in space.parameters}
     for parameter in space.parameters:
         for value in parameter.ends():
             try:
-                config_from_dict(set_dotted(raw, {**lowest, parameter.key: value}), source="config")
+                config_from_dict(set_dotted(raw, {parameter.key: value}), source="config")
             except ConfigError as exc:
                 reasons = [line.strip(" -") for line in str(exc).splitlines()[1:]] or [str(exc)]
                 problems.extend(f"parameter '{parameter.key}' = {value!r}: {r}" for r in reasons)

@@ -29,6 +29,7 @@ import os
 import shutil
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -102,7 +103,9 @@ def _storage(url: str | None, out: Path) -> Any:
     optuna = _optuna()
     url = url or f"sqlite:///{(out / 'study.db').resolve()}"
     if url.startswith(("sqlite:", "mysql", "postgresql")):
-        return url, optuna.storages.RDBStorage(url, heartbeat_interval=60, grace_period=180)
+        with warnings.catch_warnings():  # heartbeats are marked experimental by Optuna
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return url, optuna.storages.RDBStorage(url, heartbeat_interval=60, grace_period=180)
     return url, url
 
 
