@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,6 +39,10 @@ def run(args: argparse.Namespace) -> int:
     from audio_artifacts.training.config import load_config
     from audio_artifacts.training.train import run_directory, train
 
+    if args.resume is not None and "=" in args.resume and not Path(args.resume).exists():
+        # `--resume trainer.max_epochs=5`: argparse gave the override to --resume
+        args.overrides.insert(0, args.resume)
+        args.resume = "last"
     for item in args.overrides:
         if "=" not in item:
             print(f"audio-artifacts train: error: override {item!r} needs KEY.SUB=VALUE", file=sys.stderr)
