@@ -49,6 +49,7 @@ def sweep_files(simulated, tmp_path_factory) -> dict[str, Path]:
         "model": {"name": "fast", "arguments": dict(TINY_MODEL)},
         "trainer": {"max_epochs": 1, "accelerator": "cpu", "devices": 1, "progress_bar": False,
                     "log_every_n_steps": 1, "monitor": "val_loss"},
+        "logger": {"mlflow": True, "tracking_uri": str(root / "mlruns"), "experiment": "sweep-tests"},
     }
     (root / "tiny.yaml").write_text(yaml.safe_dump(config))
     (root / "space.yaml").write_text(yaml.safe_dump(SPACE))
@@ -92,6 +93,19 @@ def test_two_trial_sweep_writes_every_trial_and_the_best_model(swept):
     assert info.arguments["hidden"] == int(best_row["param:model.arguments.hidden"])
     assert (swept / "best" / "model.safetensors").read_bytes() == (
         Path(best_row["run_dir"]) / "model" / "model.safetensors").read_bytes()
+
+
+def test_every_trial_is_an_mlflow_run(swept, sweep_files):
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient((sweep_files["root"] / "mlruns").resolve().as_uri())
+    experiment = client.get_experiment_by_name("sweep-tests")
+    runs = {r.info.run_name: r for r in client.search_runs([experiment.experiment_id])}
+    assert {"tiny-sweep-trial-0000", "tiny-sweep-trial-0001"} <= set(runs)
+    for row in _rows(swept / "trials.csv")[:2]:
+        run = runs[f"tiny-sweep-trial-{int(row['number']):04d}"]
+        assert float(run.data.params["optim/max_head_lr"]) == pytest.approx(float(row["param:optim.max_head_lr"]))
+        assert run.data.metrics["val_loss"] == pytest.approx(float(row["val_loss"]))
 
 
 def test_best_model_of_the_sweep_scans(swept, simulated, tmp_path):
