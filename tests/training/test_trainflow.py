@@ -203,3 +203,13 @@ def test_unknown_keys_get_a_did_you_mean(tiny_config):
     raw["trainer"]["max_epoch"] = 3
     with pytest.raises(ConfigError, match=r"unknown key 'trainer.max_epoch' \(did you mean 'trainer.max_epochs'\?"):
         config_from_dict(raw)
+
+
+def test_gpu_indices_on_a_cpu_machine_are_one_clear_error(tiny_config, write_config, tmp_path, capsys):
+    path = write_config(tiny_config())
+    assert main(["train", "--config", str(path), "--out", str(tmp_path / "r"), "trainer.devices=[0,1]"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["audio-artifacts train: error: trainer.devices=[0, 1] names GPU indices but the CPU accelerator "
+                   "takes none; on CPUs give a count: trainer.accelerator=cpu trainer.devices=2 "
+                   "trainer.strategy=ddp"]
+    assert not (tmp_path / "r").exists()

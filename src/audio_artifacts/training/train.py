@@ -127,6 +127,12 @@ def check_accelerator(cfg: TrainConfig) -> None:
             f"trainer.accelerator is '{cfg.trainer.accelerator}' but no CUDA GPU is visible here; "
             "use trainer.accelerator=cpu (or auto) and trainer.precision=32-true"
         )
+    if isinstance(cfg.trainer.devices, list) and (accelerator == "cpu" or not torch.cuda.is_available()):
+        where = "the CPU accelerator takes none" if accelerator == "cpu" else "no CUDA GPU is visible here"
+        raise ConfigError(
+            f"trainer.devices={cfg.trainer.devices} names GPU indices but {where}; "
+            "on CPUs give a count: trainer.accelerator=cpu trainer.devices=2 trainer.strategy=ddp"
+        )
     if accelerator == "mps" and not torch.backends.mps.is_available():
         raise ConfigError("trainer.accelerator is 'mps' but MPS is not available here; use trainer.accelerator=cpu")
 
