@@ -129,6 +129,21 @@ def test_sweep_resumes_from_its_study_database(swept, sweep_files):
     assert sorted(p.name for p in (swept / "trials").iterdir()) == ["0000", "0001", "0002"]
 
 
+@pytest.mark.slow
+def test_parallel_jobs_share_one_study(sweep_files, tmp_path):
+    """--jobs 2: two worker processes draw trials from one study database, no trial twice."""
+    out = tmp_path / "parallel"
+    code = main(["sweep", "--config", str(sweep_files["config"]), "--trials", "2", "--out", str(out),
+                 "--space", str(sweep_files["space"]), "--jobs", "2", "--pruner", "none",
+                 "logger.mlflow=false"])
+    assert code == 0
+    rows = _rows(out / "trials.csv")
+    assert [r["number"] for r in rows] == ["0", "1"] and {r["state"] for r in rows} == {"COMPLETE"}
+    assert len({r["param:optim.max_head_lr"] for r in rows}) == 2
+    assert sorted(p.name for p in (out / "trials").iterdir()) == ["0000", "0001"]
+    assert read_model_info(out / "best").name == "tiny-sweep"
+
+
 def test_a_pruned_trial_stops_inside_lightning_and_writes_no_model(sweep_files, tmp_path):
     from audio_artifacts.training.sweep import PruneOnValidation
     from audio_artifacts.training.train import train
