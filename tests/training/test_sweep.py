@@ -188,8 +188,8 @@ def test_search_space_problems_are_all_named(tmp_path, sweep_files):
     assert "'data.batch_size' must be >= 1, got 0" in message
 
 
-@pytest.mark.parametrize("config, space", [("default.yaml", "sweep_fast.yaml"), ("cnn14.yaml", "sweep_panns.yaml"),
-                                           ("wavegram_logmel_cnn14.yaml", "sweep_panns.yaml")])
+@pytest.mark.parametrize("config, space", [("default.yaml", "sweep/fast.yaml"), ("cnn14.yaml", "sweep/panns.yaml"),
+                                           ("wavegram_logmel_cnn14.yaml", "sweep/panns.yaml")])
 def test_shipped_search_spaces_fit_their_configs(config, space):
     from audio_artifacts.cli.sweep import default_space
 
@@ -198,6 +198,6 @@ def test_shipped_search_spaces_fit_their_configs(config, space):
     keys = {p.key for p in loaded.parameters}
     # the prototype's sweep: learning rates, weight decay, batch size (+ unfrozen blocks for PANNs)
     assert {"optim.max_backbone_lr", "optim.max_head_lr", "optim.weight_decay", "data.batch_size"} <= keys
-    assert ("model.arguments.unfreeze_last" in keys) == (space == "sweep_panns.yaml")
+    assert ("model.arguments.unfreeze_last" in keys) == (space == "sweep/panns.yaml")
     cfg = config_from_dict(load_raw(REPO / "configs" / config))
     assert default_space(REPO / "configs" / config, cfg.model.name) == REPO / "configs" / space

@@ -1,8 +1,8 @@
 """``audio-artifacts sweep --config C --trials N --out DIR [KEY.SUB=VALUE ...] [--space FILE.yaml]
 [--storage URL] [--jobs J] [--sampler tpe|random] [--pruner median|none] [--study NAME]``.
 
-Runs an Optuna study over the search space (default: ``sweep_panns.yaml``
-for a model with ``unfreeze_last``, else ``sweep_fast.yaml``, looked up next
+Runs an Optuna study over the search space (default: ``sweep/panns.yaml``
+for a model with ``unfreeze_last``, else ``sweep/fast.yaml``, looked up next
 to the config file, then in ``./configs``); prints the best trial and where
 its model directory is (``DIR/best``). Exit codes: 0 a best model was
 written; 1 no trial completed; 2 usage or config errors.
@@ -15,7 +15,7 @@ import inspect
 import sys
 from pathlib import Path
 
-SPACE_FILES = {"panns": "sweep_panns.yaml", "fast": "sweep_fast.yaml"}
+SPACE_FILES = {"panns": "sweep/panns.yaml", "fast": "sweep/fast.yaml"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,8 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, metavar="DIR",
                         help="sweep folder: study.db, trials.csv, trials/NNNN/, best/")
     parser.add_argument("--space", metavar="FILE.yaml", default=None,
-                        help="search space (default: sweep_panns.yaml / sweep_fast.yaml beside the config "
-                             "or in ./configs)")
+                        help="search space (default: sweep/panns.yaml for models with unfrozen blocks, else "
+                             "sweep/fast.yaml, beside the config or in ./configs)")
     parser.add_argument("--storage", metavar="URL", default=None,
                         help="Optuna storage to resume or share a study, e.g. sqlite:///sweep.db or "
                              "postgresql://... (default: sqlite:///DIR/study.db)")
