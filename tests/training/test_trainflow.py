@@ -213,3 +213,31 @@ def test_gpu_indices_on_a_cpu_machine_are_one_clear_error(tiny_config, write_con
                    "takes none; on CPUs give a count: trainer.accelerator=cpu trainer.devices=2 "
                    "trainer.strategy=ddp"]
     assert not (tmp_path / "r").exists()
+
+
+def test_a_config_value_given_as_an_option_names_the_override(tiny_config, write_config, capsys):
+    path = write_config(tiny_config())
+    assert main(["train", "--config", str(path), "--devices", "2"]) == 2
+    assert "--devices is not an option of `train`; config values are set as overrides: write trainer.devices=2" \
+        in capsys.readouterr().err
+    assert main(["sweep", "--config", str(path), "--trials", "1", "--out", "x", "--batch-size=8"]) == 2
+    assert "write data.batch_size=8" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:  # anything else: argparse's own message
+        main(["train", "--config", str(path), "--bogus"])
+    assert info.value.code == 2 and "unrecognized arguments: --bogus" in capsys.readouterr().err
+
+
+def test_override_problems_are_attributed_to_the_command_line(tiny_config, write_config):
+    from audio_artifacts.training.config import load_config
+
+    raw = tiny_config()
+    raw["data"]["batch_size"] = 0
+    path = write_config(raw)
+    with pytest.raises(ConfigError) as info:
+        load_config(path, ["optim.head_lr=-1", "trainer.max_epoch=2"])
+    lines = str(info.value).splitlines()
+    assert lines[0] == f"{path}: 3 problem(s)"  # every problem in one round
+    assert "  - 'data.batch_size' must be >= 1, got 0" in lines  # the file's own, not marked
+    assert any(line.startswith("  - unknown key 'trainer.max_epoch'") and
+               line.endswith("(from the command-line overrides)") for line in lines)
+    assert "  - 'optim.head_lr' must be > 0, got -1.0 (from the command-line overrides)" in lines

@@ -278,7 +278,22 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
         types or values out of range.
     """
     raw = load_raw(path, overrides)
-    return config_from_dict(raw, source=str(path) if path is not None else "config")
+    source = str(path) if path is not None else "config"
+    if not overrides:
+        return config_from_dict(raw, source=source)
+    try:
+        return config_from_dict(raw, source=source)
+    except ConfigError as exc:
+        # problems the file alone does not have come from the command line: say so
+        try:
+            config_from_dict(load_raw(path), source=source)
+            from_file: set[str] = set()
+        except ConfigError as file_exc:
+            from_file = set(str(file_exc).splitlines()[1:])
+        lines = str(exc).splitlines()
+        marked = [line if line in from_file else f"{line} (from the command-line overrides)"
+                  for line in lines[1:]]
+        raise ConfigError("\n".join([lines[0], *marked])) from None
 
 
 def load_raw(path: str | Path | None, overrides: list[str] | None = None) -> dict[str, Any]:
@@ -333,8 +348,9 @@ def config_from_dict(raw: dict[str, Any], source: str = "config") -> TrainConfig
     """Build and validate a :class:`TrainConfig` from plain nested dicts."""
     problems: list[str] = []
     cfg = _build(TrainConfig, raw, "", problems)
-    if not problems:
-        problems.extend(_check_values(cfg))
+    # range checks too (a field of the wrong type was left at its valid default), so one
+    # round lists every problem
+    problems.extend(_check_values(cfg))
     if problems:
         listing = "\n".join(f"  - {p}" for p in problems)
         raise ConfigError(f"{source}: {len(problems)} problem(s)\n{listing}")
