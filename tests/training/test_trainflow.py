@@ -241,3 +241,18 @@ def test_override_problems_are_attributed_to_the_command_line(tiny_config, write
     assert any(line.startswith("  - unknown key 'trainer.max_epoch'") and
                line.endswith("(from the command-line overrides)") for line in lines)
     assert "  - 'optim.head_lr' must be > 0, got -1.0 (from the command-line overrides)" in lines
+
+
+def test_run_directory_or_bare_onnx_given_as_a_model_are_explained(run, tiny_data, tmp_path, capsys):
+    from audio_artifacts.errors import ModelDirError
+
+    with pytest.raises(ModelDirError, match=r"this is a training run directory: its model directory is .*run/model"):
+        read_model_info(run / "run")
+    onnx = tmp_path / "detector.onnx"
+    onnx.write_bytes(b"\x08\x07")
+    with pytest.raises(ModelDirError, match=r"detector\.onnx: is a file.*audio-artifacts export MODEL_DIR"):
+        read_model_info(onnx)
+    # the same message reaches the user of scan, exit code 2
+    recording = next((tiny_data["root"] / "val").glob("*.wav"))
+    assert main(["scan", str(recording), "--model", str(run / "run"), "--out", str(tmp_path / "s.jsonl")]) == 2
+    assert "its model directory is" in capsys.readouterr().err

@@ -242,10 +242,26 @@ def read_model_info(directory: str | Path) -> ModelInfo:
         The directory or ``model.json`` is missing, or the JSON is invalid.
     """
     directory = Path(directory)
+    if directory.is_file():
+        hint = ""
+        if directory.suffix.lower() == ".onnx":
+            hint = (f"; a bare ONNX file lacks the sample rate, window and threshold: put it as "
+                    f"{ONNX_FILE} into the model directory it was exported from (`audio-artifacts export "
+                    f"MODEL_DIR` writes MODEL_DIR/{ONNX_FILE}) and pass that folder")
+        elif directory.name == INFO_FILE:
+            hint = f"; pass its folder {directory.parent}"
+        raise ModelDirError(f"{directory}: is a file, not a model directory (a folder with {INFO_FILE} "
+                            f"and {WEIGHTS_FILE}){hint}")
     if not directory.is_dir():
         raise ModelDirError(f"{directory}: not a model directory (no such folder)")
     path = directory / INFO_FILE
     if not path.is_file():
+        if (directory / "model" / INFO_FILE).is_file():
+            raise ModelDirError(f"{directory}: missing {INFO_FILE}; this is a training run directory: "
+                                f"its model directory is {directory / 'model'}")
+        if (directory / "best" / INFO_FILE).is_file():
+            raise ModelDirError(f"{directory}: missing {INFO_FILE}; this is a sweep folder: its best "
+                                f"model directory is {directory / 'best'}")
         raise ModelDirError(f"{directory}: missing {INFO_FILE}")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
