@@ -3,7 +3,7 @@
 Data flow per recording (the same window code as training)::
 
     audio.stream_audio  ->  windows.iter_windows  ->  batches (B, samples)
-        -> backend.logits  ->  sigmoid (once, here)  ->  window probabilities
+        -> backend.logits  ->  sigmoid(logit / T) (once, here)  ->  window probabilities
         -> recording probability (max) -> verdict, triggered_at, events
 
 A reader thread decodes, resamples and windows the recordings (file after
@@ -14,7 +14,10 @@ full batches. The queue between the threads holds at most a few batches, so
 memory stays bounded whatever the length of a recording.
 
 Comparisons with the threshold are ``probability >= threshold`` everywhere
-(verdict, ``triggered_at``, events).
+(verdict, ``triggered_at``, events). ``T`` is the model directory's
+temperature (``model.json``, fitted on validation by ``train``; 1.0 when the
+directory has none), so probabilities are calibrated and the stored threshold
+is on the same calibrated scale.
 """
 
 from __future__ import annotations
@@ -171,6 +174,7 @@ class Detector:
         else:
             self.backend = backend
         self.threshold = float(self.info.threshold if threshold is None else threshold)
+        self.temperature = float(self.info.temperature)
         self.min_duration_s = float(self.info.min_duration_s)
         self.batch_size = batch_size
         self.prefetch_batches = prefetch_batches
@@ -242,7 +246,8 @@ class Detector:
     def _result(self, name: str, outcome: WindowScores | _FileFailed) -> ScanResult:
         from audio_artifacts.results.schema import ScanResult
 
-        model = {"name": self.info.name, "version": self.info.version}
+        model = {"name": self.info.name, "version": self.info.version,
+                 "backend": getattr(self.backend, "name", type(self.backend).__name__)}
         if isinstance(outcome, _FileFailed):
             info = outcome.info
             return ScanResult.failure(
@@ -315,8 +320,7 @@ class Detector:
                     pass
             reader.join()
 
-    @staticmethod
-    def _finish(item: _Batch, future: Future | None, open_files: dict):
+    def _finish(self, item: _Batch, future: Future | None, open_files: dict):
         """Hand a batch's logits to its files; yield the files it closes."""
         if future is not None:
             logits = future.result()
@@ -337,7 +341,7 @@ class Detector:
                 info=marker.info,
                 starts=np.asarray(starts, dtype=np.float64),
                 ends=np.asarray(ends, dtype=np.float64),
-                probabilities=sigmoid(np.concatenate(chunks)),
+                probabilities=sigmoid(np.concatenate(chunks) / self.temperature),
             )
 
     def _read_all(self, paths: list[Path], items: queue.Queue, stop: threading.Event) -> None:
