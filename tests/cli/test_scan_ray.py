@@ -187,34 +187,16 @@ def test_local_ray_instance_gives_the_local_engines_rows_and_exit_code(tmp_path,
     assert "33 file(s)" in done.stderr
 
 
-def test_cluster_joined_by_address_gives_the_local_engines_rows_csv_and_pictures(
-        tmp_path, line, tiny_model_dir, local_rows, ray_head) -> None:
-    import csv
-
+def test_cluster_joined_by_address_gives_the_local_engines_rows(tmp_path, line, tiny_model_dir, local_rows,
+                                                                  ray_head) -> None:
     address, env, _ = ray_head
-    base = [*CLI, "scan", str(line), "--model", str(tiny_model_dir), "--batch-size", "1", "--engine", "ray",
-            "--ray-address", address, "--ray-workers", "2"]
-    code, want = local_rows
     out = tmp_path / "ray.jsonl"
-    done = subprocess.run([*base, "--out", str(out)], env=env, capture_output=True, text=True,
-                          timeout=HANG_GUARD_S)
+    done = subprocess.run([*CLI, "scan", str(line), "--model", str(tiny_model_dir), "--batch-size", "1",
+                           "--engine", "ray", "--ray-address", address, "--ray-workers", "2", "--out", str(out)],
+                          env=env, capture_output=True, text=True, timeout=HANG_GUARD_S)
+    code, want = local_rows
     assert done.returncode == code == 1, done.stderr
     assert_same_rows(rows_by_path(out), want)
-
-    # a threshold that flags exactly three recordings: CSV verdicts, pictures, exit code 3
-    threshold = sorted(r["probability"] for r in want.values() if r["status"] == "ok")[-3]
-    csv_out = tmp_path / "ray.csv"
-    done = subprocess.run([*base, "--out", str(csv_out), "--threshold", repr(threshold), "--fail-on-artifact",
-                           "--plots", str(tmp_path / "png")], env=env, capture_output=True, text=True,
-                          timeout=HANG_GUARD_S)
-    assert done.returncode == 3, done.stderr
-    with open(csv_out, newline="", encoding="utf-8") as handle:
-        summary = {r["path"]: r for r in csv.DictReader(handle)}
-    assert summary.keys() == want.keys()
-    flagged = {p for p, r in summary.items() if r["verdict"] == "artifact"}
-    assert flagged == {p for p, r in want.items() if r["status"] == "ok" and r["probability"] >= threshold}
-    assert len(flagged) == 3
-    assert sorted(p.stem for p in (tmp_path / "png").glob("*.png")) == sorted(Path(p).stem for p in flagged)
 
 
 # ----------------------------------------------------------------------------- faults
@@ -242,27 +224,43 @@ def test_driver_killed_mid_run_then_resume_gives_every_file_exactly_one_row(
     assert_same_rows(rows_by_path(out), want)  # rows_by_path: every file exactly once
 
 
-def test_worker_killed_by_pid_mid_run_is_replaced_and_every_file_gets_one_row(
+def test_worker_killed_by_pid_mid_run_is_replaced_csv_pictures_and_exit_code_as_local(
         tmp_path, line, tiny_model_dir, local_rows, ray_head) -> None:
+    import csv
+
     address, env, pgid = ray_head
-    out = tmp_path / "rows.jsonl"
+    _, want = local_rows
+    # a threshold that flags exactly three recordings: CSV verdicts, pictures, exit code 3
+    threshold = sorted(r["probability"] for r in want.values() if r["status"] == "ok")[-3]
+    out = tmp_path / "rows.csv"
     driver = subprocess.Popen([*CLI, "scan", str(line), "--model", str(tiny_model_dir), "--batch-size", "1",
                                "--engine", "ray", "--ray-address", address, "--ray-workers", "2",
-                               "--out", str(out)],
+                               "--out", str(out), "--threshold", repr(threshold), "--fail-on-artifact",
+                               "--plots", str(tmp_path / "png")],
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    _wait_for_rows(driver, out)
+    _wait_for_rows(driver, out, 2)  # the header and one row
     busy: list[int] = []
     while not busy and driver.poll() is None:  # a worker of this run, in the middle of a chunk
         busy = _head_workers(pgid, "ray::ScanWorker.scan")
     assert busy, "the scan finished before a worker could be killed"
     os.kill(busy[0], signal.SIGKILL)
-    rows_at_kill = _rows_so_far(out)
+    rows_at_kill = _rows_so_far(out) - 1
     _, stderr = driver.communicate(timeout=HANG_GUARD_S)
     assert rows_at_kill < 33, "the worker was killed after the scan had finished"
-    code, want = local_rows
-    assert driver.returncode == code, stderr
+    assert driver.returncode == 3, stderr
     assert "a Ray worker died" in stderr
-    assert_same_rows(rows_by_path(out), want)
+    with open(out, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    summary = {r["path"]: r for r in rows}
+    assert len(rows) == len(summary) and summary.keys() == want.keys()  # every file exactly once
+    for path, row in summary.items():
+        if want[path]["status"] == "ok":
+            assert float(row["probability"]) == pytest.approx(want[path]["probability"], rel=1e-6, abs=1e-9)
+        assert row["status"] == want[path]["status"]
+    flagged = {p for p, r in summary.items() if r["verdict"] == "artifact"}
+    assert flagged == {p for p, r in want.items() if r["status"] == "ok" and r["probability"] >= threshold}
+    assert len(flagged) == 3
+    assert sorted(p.stem for p in (tmp_path / "png").glob("*.png")) == sorted(Path(p).stem for p in flagged)
 
 
 # ----------------------------------------------------------------------------- usage
