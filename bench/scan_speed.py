@@ -252,14 +252,17 @@ def run_cli(args: list[str], env: dict | None = None) -> tuple[float, float, int
 
 def cli_table(label: str, paths_arg: list[str], audio_s: float, n_files: int, engines: list[tuple[str, list[str]]],
               model_args: list[str]) -> dict[str, float]:
-    """Print one line per engine: files/s and x real time end to end, and after the first row."""
+    """Print one line per engine: files/s and x real time end to end, and after the first row.
+
+    Returns the rate after the first row per engine (start-up excluded: what an archive sees).
+    """
     rates = {}
     for name, extra in engines:
         first, total, rows = run_cli([*paths_arg, *model_args, *extra])
         if rows != n_files:
             raise RuntimeError(f"{name}: {rows} rows for {n_files} files")
         steady = audio_s * (n_files - 1) / n_files / max(total - first, 1e-9)
-        rates[name] = audio_s / total
+        rates[name] = steady
         print(f"  {label:22} {name:16} first row {first:6.2f} s, all {total:7.2f} s: {n_files / total:6.1f} files/s, "
               f"{audio_s / total:7.1f}x real time end to end ({steady:7.1f}x after the first row)")
     return rates
@@ -293,12 +296,16 @@ def cli_section(args: argparse.Namespace, model_dir: Path, info, work: Path) -> 
     rates = cli_table(f"{len(mixed)} of 2.5-60 s", [str(args.data / "mixed")], mixed_s, len(mixed), engines,
                       model_args)
     mean_s = mixed_s / len(mixed)
-    print(f"  ({len(mixed)} recordings, {mixed_s:.0f} s of audio, mean {mean_s:.1f} s; target >= 1000x: "
-          f"local {'PASS' if rates['local'] >= 1000 else 'FAIL'} end to end)")
+    print(f"  ({len(mixed)} recordings, {mixed_s:.0f} s of audio, mean {mean_s:.1f} s)")
     panns_rates = {}
     if not args.no_panns:
         cnn = cnn14_dir(work, info.window)
-        subset = sorted(mixed, key=lambda p: read_info_s(p))[: args.panns_files]
+        subset, have = [], 0.0
+        for p in mixed:  # the first recordings, up to --panns-seconds of audio
+            if have >= args.panns_seconds:
+                break
+            subset.append(p)
+            have += read_info_s(p)
         sub_dir = work / "panns_subset"
         sub_dir.mkdir(exist_ok=True)
         for p in subset:
@@ -307,7 +314,8 @@ def cli_section(args: argparse.Namespace, model_dir: Path, info, work: Path) -> 
         panns_rates = cli_table(f"Cnn14, {len(subset)} files", [str(sub_dir)], sub_s, len(subset),
                                 engines, ["--model", str(cnn), "--backend", "torch"])
     print(f"  estimate for an archive of {ARCHIVE_N:,} recordings of {mean_s:.1f} s on average "
-          f"({ARCHIVE_N * mean_s / 3600:.0f} h of audio) on one machine like this one:")
+          f"({ARCHIVE_N * mean_s / 3600:.0f} h of audio) on one machine like this one, at the rates after "
+          f"the first row (one start-up per archive):")
     for name, rate in rates.items():
         line = f"    {name:16} default model {ARCHIVE_N * mean_s / rate / 3600:7.1f} h"
         if name in panns_rates:
@@ -358,7 +366,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only-cli", action="store_true", help="only the command-line / Ray figures")
     parser.add_argument("--no-ray", action="store_true", help="command-line figures of the local engine only")
     parser.add_argument("--no-panns", action="store_true", help="skip Cnn14 in the command-line figures")
-    parser.add_argument("--panns-files", type=int, default=4, help="shortest mixed recordings scanned with Cnn14")
+    parser.add_argument("--panns-seconds", type=float, default=90.0,
+                        help="audio seconds of the mixed set scanned with Cnn14 (whole recordings)")
     parser.add_argument("--rss-child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
