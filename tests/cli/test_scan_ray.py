@@ -275,5 +275,5 @@ def test_without_ray_installed_one_line_says_how_to_install_it(capsys, monkeypat
     monkeypatch.setitem(sys.modules, "ray", None)  # what `import ray` sees when Ray is not installed
     assert main(["scan", str(line), "--model", str(tiny_model_dir), "--engine", "ray"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == ['audio-artifacts scan: error: --engine ray needs Ray; install it with: '
-                   'pip install "audio-artifacts[ray]"']
+    assert err == [('audio-artifacts scan: error: --engine ray needs Ray; install it with: '
+                    'pip install "audio-artifacts[ray]"')]
