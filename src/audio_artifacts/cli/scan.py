@@ -18,6 +18,14 @@ Output contract
   again). A recording whose identity changed (replaced, re-recorded) has its
   old row removed and is scanned again, and the scan says so.
 
+Engines
+-------
+``--engine local`` (default) scans in this process (`inference.detector`);
+``--engine ray`` on Ray actors, each holding one loaded detector, on a local
+Ray instance or a cluster (`inference.ray_engine`; Ray is imported only
+then). Both feed the same row loop here: same outputs, ``--resume`` and exit
+codes; Ray's rows come in the order they finish.
+
 Exit codes
 ----------
 0 every recording scanned; 1 some recordings could not be scanned (each has

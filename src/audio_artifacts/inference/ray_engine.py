@@ -301,7 +301,7 @@ class RayEngine:
             waiting.update({ref: slot for slot in self._slots for ref, _ in slot.in_flight})
             done, _ = ray.wait(list(waiting), num_returns=1)
             slot = waiting[done[0]]
-            if done[0] is slot.ready_ref and slot.pid is None:
+            if done[0] == slot.ready_ref and slot.pid is None:
                 try:
                     pid, error_type, message, version = ray.get(done[0])
                 except _died(ray) as exc:
@@ -327,7 +327,7 @@ class RayEngine:
                         names[index], f"{names[index]}: a Ray worker died each time it scanned this recording "
                         f"({KILLS_PER_FILE} times; last: {reason})", self.model, self.threshold)
                 continue
-            slot.in_flight = deque(item for item in slot.in_flight if item[0] is not done[0])
+            slot.in_flight = deque(item for item in slot.in_flight if item[0] != done[0])
             for index, result in rows:
                 yield paths[index], result
 
