@@ -105,7 +105,8 @@ def ray_head(tmp_path_factory):
     ports = {name: _free_port() for name in (
         "node-manager-port", "object-manager-port", "ray-client-server-port", "dashboard-agent-listen-port",
         "dashboard-agent-grpc-port", "metrics-export-port", "runtime-env-agent-port")}
-    command = ["ray", "start", "--head", "--block", "--node-ip-address", "127.0.0.1", "--port", str(port),
+    # `ray start` of the Ray this interpreter imports, whether or not its bin folder is on PATH
+    command = [sys.executable, "-m", "ray.scripts.scripts", "start", "--head", "--block", "--node-ip-address", "127.0.0.1", "--port", str(port),
                "--num-cpus", "2", "--num-gpus", "0", "--include-dashboard", "false", "--disable-usage-stats",
                "--min-worker-port", "0", "--max-worker-port", "0", "--temp-dir", str(work / "t"),
                *(arg for name, value in ports.items() for arg in (f"--{name}", str(value)))]
