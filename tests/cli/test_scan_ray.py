@@ -278,3 +278,10 @@ def test_without_ray_installed_one_line_says_how_to_install_it(capsys, monkeypat
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [('audio-artifacts scan: error: --engine ray needs Ray; install it with: '
                     'pip install "audio-artifacts[ray]"')]
+
+
+def test_an_address_where_nothing_listens_is_a_usage_error_at_once(capsys, line, tiny_model_dir) -> None:
+    address = f"127.0.0.1:{_free_port()}"  # free: nothing listens there
+    code = main(["scan", str(line), "--model", str(tiny_model_dir), "--engine", "ray", "--ray-address", address])
+    assert code == 2
+    assert f"cannot join the Ray cluster at {address}: nothing answers there" in capsys.readouterr().err

@@ -229,6 +229,7 @@ class RayEngine:
             if self.options.address is None:
                 ray.init(include_dashboard=False, logging_level="WARNING", log_to_driver=True)
             else:
+                _check_reachable(self.options.address)
                 try:
                     ray.init(address=self.options.address, logging_level="WARNING")
                 except (ConnectionError, ValueError) as exc:
@@ -373,6 +374,24 @@ class RayEngine:
         if version != __version__:
             print(f"audio-artifacts scan: warning: a Ray worker runs audio-artifacts {version}, "
                   f"the driver {__version__}", file=sys.stderr)
+
+
+#: Seconds to wait for a TCP connection to ``--ray-address HOST:PORT`` (Ray itself retries for minutes).
+CONNECT_TIMEOUT_S = 10.0
+
+
+def _check_reachable(address: str) -> None:
+    """`EngineError` at once when ``HOST:PORT`` does not accept connections (``auto`` is left to Ray)."""
+    import socket
+
+    host, sep, port = address.rpartition(":")
+    if address == "auto" or not sep or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        raise EngineError(f"cannot join the Ray cluster at {address}: nothing answers there ({exc}); "
+                          "is `ray start --head` running, and is the port open?") from exc
 
 
 def _died(ray) -> tuple[type[BaseException], ...]:  # noqa: ANN001
