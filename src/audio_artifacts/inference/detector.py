@@ -139,6 +139,8 @@ class Detector:
         stay in input order); None: ``min(2, threads)``. On 2 cores this
         gives two single-threaded calls in parallel, which measured faster
         than one call on two intra-op threads (docs/scan.md).
+    device : str
+        Torch device of the model (``"cpu"``; ``"cuda"`` on a GPU worker).
     """
 
     def __init__(
@@ -152,6 +154,7 @@ class Detector:
         channel: str | int = "mean",
         prefetch_batches: int = 2,
         workers: int | None = None,
+        device: str = "cpu",
     ) -> None:
         from audio_artifacts.audio import AudioConfig
         from audio_artifacts.models.model_dir import default_model_dir, read_model_info
@@ -170,7 +173,7 @@ class Detector:
         self.info = read_model_info(self.model_dir)
         if isinstance(backend, str):
             per_call = max(1, threads // workers)
-            self.backend: Backend = open_backend(self.model_dir, backend, threads=per_call)
+            self.backend: Backend = open_backend(self.model_dir, backend, threads=per_call, device=device)
         else:
             self.backend = backend
         self.threshold = float(self.info.threshold if threshold is None else threshold)

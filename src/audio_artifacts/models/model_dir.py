@@ -22,15 +22,13 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import torch
-import yaml
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
-from torch import nn
-
 from audio_artifacts.errors import CheckpointError, ModelDirError
 
+# torch, safetensors and yaml are imported where weights are read or written:
+# `read_model_info` (the scan driver, the ONNX backend) must not pay ~1 s for torch.
 if TYPE_CHECKING:
+    from torch import nn
+
     from audio_artifacts.windows import WindowSpec
 
 WEIGHTS_FILE = "model.safetensors"
@@ -204,6 +202,10 @@ def save_model_dir(
     Path
         The directory.
     """
+    import torch
+    import yaml
+    from safetensors.torch import save_file
+
     from audio_artifacts.models.registry import MODELS
 
     if info.architecture not in MODELS:
@@ -282,6 +284,9 @@ def load_state(directory: str | Path, model: nn.Module) -> None:
     CheckpointError
         Missing, unexpected or mis-shaped weights (all listed).
     """
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
     directory = Path(directory)
     path = directory / WEIGHTS_FILE
     if not path.is_file():
