@@ -12,7 +12,14 @@ One run prints:
   (``SHORT_N`` simulated recordings of 2-5 s: one padded window each, and a
   file to open per few seconds of audio);
 * Wavegram-Logmel-CNN14's real-time factor on a subset (extrapolated);
-* peak RSS of a separate process scanning a 2-hour 48 kHz recording.
+* peak RSS of a separate process scanning a 2-hour 48 kHz recording;
+* the command line end to end (``audio-artifacts scan``, a fresh process:
+  start-up, imports, model load, scan, rows written) on a folder of
+  ``MIXED_N`` recordings of 2.5-60 s, for the local engine and for
+  ``--engine ray`` with 1 and 2 workers (a local Ray instance), with the
+  time from the command to its first row, and the same for one 3 s
+  recording; the same for a PANNs model (Cnn14, random weights: speed only)
+  on a subset, and an estimate for a 100,000-recording archive.
 
 The recordings are a fixed simulated set (``audio_artifacts.simulate``, seed
 20261125: 72 test-box recordings of 25-35 s, about 36 minutes, at the
@@ -25,6 +32,7 @@ Usage::
     python bench/scan_speed.py                      # everything
     python bench/scan_speed.py --no-two-hour        # skip the 2-hour memory run
     python bench/scan_speed.py --model-dir DIR      # another model than the bundled one
+    python bench/scan_speed.py --only-cli           # only the command-line / Ray figures
 """
 
 from __future__ import annotations
@@ -50,6 +58,9 @@ SIM_SEED = 20261125
 SIM_DURATION_S = (25.0, 35.0)
 SHORT_N = 300
 SHORT_DURATION_S = (2.0, 5.0)
+MIXED_N = 200
+MIXED_DURATION_S = (2.5, 60.0)
+ARCHIVE_N = 100_000
 TWO_HOURS_S = 7200
 DATA_VERSION = "3"
 
@@ -215,6 +226,129 @@ def measure_two_hour(data: Path, model_dir: str | None, backend: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+# ---------------------------------------------------------------- the command line, local and Ray
+
+CLI = [sys.executable, "-c", "import sys; from audio_artifacts.cli import main; sys.exit(main())"]
+
+
+def run_cli(args: list[str], env: dict | None = None) -> tuple[float, float, int]:
+    """Run ``audio-artifacts scan ARGS --format jsonl`` (rows on stdout) in a fresh process.
+
+    Returns (seconds from the command to its first row, seconds to its exit, rows).
+    """
+    start = time.perf_counter()
+    process = subprocess.Popen([*CLI, "scan", *args, "--format", "jsonl"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env=env)
+    first, rows = None, 0
+    for line in process.stdout:
+        if first is None:
+            first = time.perf_counter() - start
+        rows += bool(line.strip())
+    _, err = process.communicate()
+    total = time.perf_counter() - start
+    if process.returncode not in (0, 3):
+        raise RuntimeError(f"scan failed ({process.returncode}): {err[-2000:]}")
+    return (first if first is not None else total), total, rows
+
+
+def cli_table(label: str, paths_arg: list[str], audio_s: float, n_files: int, engines: list[tuple[str, list[str]]],
+              model_args: list[str]) -> dict[str, float]:
+    """Print one line per engine: files/s and x real time end to end, and after the first row.
+
+    Returns (rate after the first row, rate end to end) per engine.
+    """
+    rates = {}
+    for name, extra in engines:
+        first, total, rows = run_cli([*paths_arg, *model_args, *extra])
+        if rows != n_files:
+            raise RuntimeError(f"{name}: {rows} rows for {n_files} files")
+        steady = audio_s * (n_files - 1) / n_files / max(total - first, 1e-9)
+        rates[name] = (steady, audio_s / total)
+        print(f"  {label:22} {name:16} first row {first:6.2f} s, all {total:7.2f} s: {n_files / total:6.1f} files/s, "
+              f"{audio_s / total:7.1f}x real time end to end ({steady:7.1f}x after the first row)")
+    return rates
+
+
+def cli_section(args: argparse.Namespace, model_dir: Path, info, work: Path) -> None:
+    """The command line end to end: local engine and Ray (1 and 2 workers), default model and Cnn14."""
+    mixed = ensure_recordings(args.data, "mixed", MIXED_N, MIXED_DURATION_S)
+    mixed_s = audio_seconds(mixed)
+    one = args.data / "one_3s_48000Hz.wav"
+    if not one.is_file():
+        write_recording(one, 48000, 3, 1, "tone", seed=3)
+    from audio_artifacts.inference.detector import Detector
+
+    detector = Detector(model_dir, batch_size=args.batch_size)
+    warm_up(detector, mixed[0])
+    wall, cpu, windows = measure_detector(detector, mixed)
+    print(f"mixed recordings ({len(mixed)} files of {MIXED_DURATION_S[0]:g}-{MIXED_DURATION_S[1]:g} s, "
+          f"{mixed_s / 60:.1f} min), Detector in this process (model loaded): {mixed_s / wall:.0f}x real time, "
+          f"{len(mixed) / wall:.0f} files/s, {wall:.2f} s wall, {cpu:.2f} s CPU ({mixed_s / cpu:.0f}x real time "
+          f"per CPU second) -> target >= 1000x: "
+          f"{'PASS' if mixed_s / wall >= 1000 else 'FAIL'}")
+    del detector
+    engines = [("local", [])]
+    if not args.no_ray:
+        engines += [("ray, 1 worker", ["--engine", "ray", "--ray-workers", "1"]),
+                    ("ray, 2 workers", ["--engine", "ray", "--ray-workers", "2"])]
+    print(f"command line end to end (fresh process: start-up, imports, model load, scan, rows), "
+          f"load average {' '.join(f'{v:.1f}' for v in os.getloadavg())}:")
+    model_args = ["--model", str(model_dir)]
+    cli_table("one 3 s recording", [str(one)], 3.0, 1, engines, model_args)
+    rates = cli_table(f"{len(mixed)} of 2.5-60 s", [str(args.data / "mixed")], mixed_s, len(mixed), engines,
+                      model_args)
+    mean_s = mixed_s / len(mixed)
+    print(f"  ({len(mixed)} recordings, {mixed_s:.0f} s of audio, mean {mean_s:.1f} s)")
+    panns_rates = {}
+    if not args.no_panns:
+        cnn = cnn14_dir(work, info.window)
+        subset, have = [], 0.0
+        for p in mixed:  # the first recordings, up to --panns-seconds of audio
+            if have >= args.panns_seconds:
+                break
+            subset.append(p)
+            have += read_info_s(p)
+        sub_dir = work / "panns_subset"
+        sub_dir.mkdir(exist_ok=True)
+        for p in subset:
+            shutil.copy(p, sub_dir / p.name)
+        sub_s = audio_seconds(sorted(sub_dir.glob("*.wav")))
+        panns_rates = cli_table(f"Cnn14, {len(subset)} files", [str(sub_dir)], sub_s, len(subset),
+                                engines, ["--model", str(cnn), "--backend", "torch"])
+    print(f"  estimate for an archive of {ARCHIVE_N:,} recordings of {mean_s:.1f} s on average "
+          f"({ARCHIVE_N * mean_s / 3600:.0f} h of audio) on one machine like this one (default model: the rate "
+          f"after the first row, one start-up per archive; Cnn14: the rate end to end on its few files, "
+          f"start-up included, so an upper bound):")
+    for name, (steady, _) in rates.items():
+        line = f"    {name:16} default model {ARCHIVE_N * mean_s / steady / 3600:7.1f} h"
+        if name in panns_rates:
+            line += f", Cnn14 {ARCHIVE_N * mean_s / panns_rates[name][1] / 3600 / 24:7.1f} days"
+        print(line)
+    print("    (a cluster of N such nodes with --engine ray: about N times faster while the file system "
+          "keeps up; the figures are x real time of this machine)")
+
+
+def read_info_s(path: Path) -> float:
+    from audio_artifacts.audio import read_info
+
+    return read_info(path).duration_s
+
+
+def cnn14_dir(work: Path, window) -> Path:
+    """A Cnn14 classifier directory (random weights: speed only)."""
+    import torch
+
+    from audio_artifacts import __version__
+    from audio_artifacts.models.model_dir import ModelInfo, save_model_dir
+    from audio_artifacts.models.registry import build_model
+
+    torch.manual_seed(0)
+    model = build_model("cnn14")
+    info = ModelInfo(name="cnn14-speed", version="0", architecture="cnn14", arguments=model.arguments(),
+                     sample_rate=32000, window=window, threshold=0.5, package_version=__version__)
+    return save_model_dir(work / "cnn14", model, info)
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -231,6 +365,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-wavegram", action="store_true")
     parser.add_argument("--no-two-hour", action="store_true", help="skip the 2-hour peak-RSS run")
     parser.add_argument("--backend", default="auto", help="backend of the 2-hour run")
+    parser.add_argument("--no-cli", action="store_true", help="skip the command-line / Ray figures")
+    parser.add_argument("--only-cli", action="store_true", help="only the command-line / Ray figures")
+    parser.add_argument("--no-ray", action="store_true", help="command-line figures of the local engine only")
+    parser.add_argument("--no-panns", action="store_true", help="skip Cnn14 in the command-line figures")
+    parser.add_argument("--panns-seconds", type=float, default=90.0,
+                        help="audio seconds of the mixed set scanned with Cnn14 (whole recordings)")
     parser.add_argument("--rss-child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -246,6 +386,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"machine: {platform.machine()}, {os.cpu_count()} logical CPUs, Python {platform.python_version()}, "
           f"load average {' '.join(f'{v:.1f}' for v in os.getloadavg())} (shared machine: other jobs count)")
     print(f"model:   {info.name} {info.version} ({info.architecture}) from {model_dir}")
+    if args.only_cli:
+        with tempfile.TemporaryDirectory() as tmp:
+            cli_section(args, model_dir, info, Path(tmp))
+        print(f"load average at the end: {' '.join(f'{v:.1f}' for v in os.getloadavg())}")
+        return 0
     t = time.perf_counter()
     paths = ensure_recordings(args.data)
     total = audio_seconds(paths)
@@ -330,6 +475,10 @@ def main(argv: list[str] | None = None) -> int:
                   f"{total / 60:.0f} min set: {total / w_rtf / 60:.1f} min (the default model: "
                   f"{total / default_rtf:.1f} s)")
 
+    if not args.no_cli:
+        print()
+        with tempfile.TemporaryDirectory() as tmp:
+            cli_section(args, model_dir, info, Path(tmp))
     if not args.no_two_hour:
         t = time.perf_counter()
         rss = measure_two_hour(args.data, args.model_dir, args.backend)

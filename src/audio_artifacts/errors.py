@@ -44,6 +44,10 @@ class ModelDirError(AudioArtifactsError):
     """A model directory is missing files or is inconsistent."""
 
 
+class EngineError(AudioArtifactsError):
+    """A scan engine cannot run (Ray missing, a cluster that cannot be joined, workers that keep dying)."""
+
+
 class ExportError(AudioArtifactsError):
     """Export to ONNX failed or the exported model disagrees with PyTorch."""
 

@@ -77,7 +77,7 @@ def test_jsonl_contract_for_each_field(tmp_path, capsys, tiny_model_dir, make_re
         assert r["status"] == "ok" and r["error"] is None
         assert (r["sample_rate"], r["channels"]) == (rate, channels)
         assert r["duration_s"] == pytest.approx(seconds, abs=1e-3)
-        assert r["model"] == {"name": "tiny-test", "version": "0.0.1"}
+        assert r["model"] == {"name": "tiny-test", "version": "0.0.1", "backend": "torch"}
         assert r["threshold"] == 0.5
         data = open(path, "rb").read()
         assert r["identity"] == {"size": len(data), "mtime_ns": os.stat(path).st_mtime_ns,
@@ -354,7 +354,7 @@ def test_bundled_default_model(tmp_path, capsys, make_recording):
     assert scan(capsys, tmp_path / "a.wav", "--out", out)[0] == 0
     (r,) = rows(out)
     info = read_model_info(default_model_dir())
-    assert r["model"] == {"name": info.name, "version": info.version} and r["threshold"] == info.threshold
+    assert r["model"] == {"name": info.name, "version": info.version, "backend": "torch"} and r["threshold"] == info.threshold
 
 
 def test_resume_refuses_to_append_to_a_file_of_another_kind(tmp_path, capsys, tiny_model_dir, make_recording):

@@ -22,7 +22,8 @@ RATE = 16000
 SECONDS = 8.0
 
 
-def make_model_dir(path: Path, seed: int, name: str = "tiny") -> Path:
+def make_model_dir(path: Path, seed: int, name: str | None = None, version: str = "0.0.1",
+                   temperature: float = 1.0) -> Path:
     import torch
 
     from audio_artifacts import __version__
@@ -31,8 +32,9 @@ def make_model_dir(path: Path, seed: int, name: str = "tiny") -> Path:
 
     torch.manual_seed(seed)
     model = build_model("fast", sample_rate=RATE, fmax=8000.0, bands=[0, 1000, 3000, 8000], channels=4, hidden=8)
-    info = ModelInfo(name=name, version="0.0.1", architecture="fast", arguments=model.arguments(),
-                     sample_rate=RATE, window=WindowSpec(), threshold=0.5, package_version=__version__)
+    info = ModelInfo(name=name or path.name, version=version, architecture="fast", arguments=model.arguments(),
+                     sample_rate=RATE, window=WindowSpec(), threshold=0.5, package_version=__version__,
+                     temperature=temperature)
     return save_model_dir(path, model.eval(), info)
 
 
@@ -262,3 +264,41 @@ def test_usage_errors_exit_2_before_any_scoring(tmp_path, dataset, models, capsy
     empty_model.mkdir()
     assert main(["evaluate", str(empty_model), str(dataset), "--out", str(out)]) == 2
     assert not out.exists()
+
+
+@pytest.mark.parametrize("model", ["first", "second"])
+def test_calibration_figures_match_a_recount(evaluated, model):
+    from audio_artifacts.evaluation.calibration import brier_score, expected_calibration_error
+
+    _, out, _ = evaluated
+    rows = read_jsonl(out / model / "predictions.jsonl")
+    rec_labels = [r["label"] for r in rows]
+    rec_probs = [max(w["probability"] for w in r["windows"]) for r in rows]
+    report = json.loads((out / model / "evaluation.json").read_text())["calibration"]
+    assert report["recordings"]["brier"] == pytest.approx(brier_score(rec_labels, rec_probs))
+    assert report["recordings"]["ece"] == pytest.approx(expected_calibration_error(rec_labels, rec_probs))
+    win_labels = [w["label"] for r in rows for w in r["windows"]]
+    win_probs = [w["probability"] for r in rows for w in r["windows"]]
+    assert report["windows"]["brier"] == pytest.approx(brier_score(win_labels, win_probs))
+    assert sum(b["n"] for b in report["windows"]["reliability"]) == len(win_probs)
+    text = (out / model / "report.md").read_text()
+    assert "### Calibration (model temperature T = 1)" in text and "![reliability](reliability.png)" in text
+    assert (out / model / "reliability.png").read_bytes()[:4] == b"\x89PNG"
+    assert (out / "reliability.png").is_file()  # the models side by side
+
+
+def test_the_model_temperature_scales_the_evaluated_probabilities(tmp_path, dataset, models):
+    from audio_artifacts.evaluation.calibration import scale_probability
+
+    hot = make_model_dir(tmp_path / "hot", 7, name="first", version="0.0.2", temperature=2.0)
+    code = main(["evaluate", str(models[0]), str(hot), str(dataset), "--out", str(tmp_path / "o"),
+                 "--backend", "torch"])
+    assert code == 0
+    report = json.loads((tmp_path / "o" / "report.json").read_text())
+    assert [m["label"] for m in report["models"]] == ["first-0.0.1", "first-0.0.2"]  # same name, versions differ
+    assert report["models"][1]["model"]["temperature"] == 2.0
+    plain = read_jsonl(tmp_path / "o" / "first-0.0.1" / "predictions.jsonl")
+    scaled = read_jsonl(tmp_path / "o" / "first-0.0.2" / "predictions.jsonl")
+    for a, b in zip(plain, scaled):
+        for wa, wb in zip(a["windows"], b["windows"]):
+            assert wb["probability"] == pytest.approx(scale_probability(wa["probability"], 2.0), rel=1e-9)

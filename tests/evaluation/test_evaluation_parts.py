@@ -120,3 +120,37 @@ def test_curves_are_pngs_and_undefined_curves_are_skipped(tmp_path):
     assert not (tmp_path / "none.png").exists()
     with pytest.raises(ValueError, match="kind"):
         plot_curves([good], "det", tmp_path / "x.png")
+
+
+# --- calibration ------------------------------------------------------------------------
+
+def test_brier_and_ece_on_hand_computed_values():
+    from audio_artifacts.evaluation.calibration import brier_score, expected_calibration_error, reliability_bins
+
+    labels = [0, 0, 1, 1]
+    probs = [0.1, 0.3, 0.6, 1.0]
+    assert brier_score(labels, probs) == pytest.approx((0.01 + 0.09 + 0.16 + 0.0) / 4)
+    # bins of width 0.5: {0.1, 0.3} -> confidence 0.2, frequency 0; {0.6, 1.0} -> 0.8 vs 1
+    assert expected_calibration_error(labels, probs, bins=2) == pytest.approx(0.5 * 0.2 + 0.5 * 0.2)
+    rows = reliability_bins(labels, probs, bins=10)
+    assert [r["n"] for r in rows] == [1, 1, 1, 1] and rows[-1]["low"] == 0.9  # p = 1 in the last bin
+    assert expected_calibration_error([0, 1], [0.0, 1.0]) == 0.0
+
+
+def test_temperature_fit_recovers_the_temperature_of_the_data():
+    from audio_artifacts.evaluation.calibration import expected_calibration_error, fit_temperature, scale_probability
+
+    rng = np.random.default_rng(0)
+    logits = rng.normal(0.0, 6.0, 40000)
+    labels = (rng.random(logits.size) < 1 / (1 + np.exp(-logits / 3.0))).astype(int)  # over-confident by 3
+    temperature = fit_temperature(logits, labels)
+    assert temperature == pytest.approx(3.0, rel=0.05)
+    before = expected_calibration_error(labels, 1 / (1 + np.exp(-logits)))
+    after = expected_calibration_error(labels, 1 / (1 + np.exp(-logits / temperature)))
+    assert after < before / 3
+    assert fit_temperature(logits, np.zeros_like(labels)) == 1.0  # one class: nothing to fit
+    # a threshold mapped to the calibrated scale keeps every verdict
+    threshold = 0.7
+    raw = 1 / (1 + np.exp(-logits))
+    mapped = scale_probability(threshold, temperature)
+    assert np.array_equal(raw >= threshold, 1 / (1 + np.exp(-logits / temperature)) >= mapped)

@@ -79,7 +79,10 @@ def test_to_dict_is_the_contract_and_round_trips_through_json():
     result = ok_result()
     data = json.loads(json.dumps(result.to_dict()))
     assert list(data) == CONTRACT_KEYS
-    assert data["model"] == MODEL
+    assert data["model"] == {**MODEL, "backend": None}  # rows made without a backend say so
+    assert ScanResult.from_dict({**data, "model": MODEL}).model.backend is None  # older rows read back
+    with_backend = ScanResult.from_dict({**data, "model": {**MODEL, "backend": "onnx"}})
+    assert with_backend.to_dict()["model"] == {**MODEL, "backend": "onnx"}
     assert all(set(w) == {"start", "end", "probability"} for w in data["windows"])
     assert all(set(e) == {"start", "end", "probability", *EVENT_FIELDS} for e in data["events"])
     assert isinstance(data["sample_rate"], int) and isinstance(data["channels"], int)

@@ -56,7 +56,8 @@ def test_token_is_required_health_stays_open_and_the_log_never_holds_it(
         recording = recordings["loud_noise.wav"]
         with httpx.Client(base_url=srv.base_url, timeout=60) as client:
             health = client.get("/health").json()
-            assert health == {"status": "ok", "model": {"name": "service-test", "version": "0.0.1"}}
+            assert health == {"status": "ok", "model": {"name": "service-test", "version": "0.0.1",
+                                                       "backend": "torch"}}
             full = client.get("/health", headers={"Authorization": f"Bearer {TOKEN}"}).json()
             assert full["threshold"] == pytest.approx(served_model.threshold)
             for headers in ({}, {"Authorization": "Bearer wrong-token-0123456789"},

@@ -82,7 +82,7 @@ def multipart_stream(path: Path, name: str, boundary: str, sent: threading.Event
 def test_health_names_the_model_and_threshold(client: httpx.Client, server: Server, served_model: ServedModel) -> None:
     body = client.get("/health").json()
     assert body["status"] == "ok"
-    assert body["model"] == {"name": "service-test", "version": "0.0.1"}
+    assert body["model"] == {"name": "service-test", "version": "0.0.1", "backend": body["backend"]}
     assert body["threshold"] == pytest.approx(served_model.threshold, abs=1e-12)
     assert body["backend"] == "torch"
     assert body["max_upload_mb"] == server.max_upload_mb

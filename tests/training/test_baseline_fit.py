@@ -84,7 +84,7 @@ def test_evaluate_reports_per_condition_figures_of_the_baseline(fitted, tmp_path
     evaluation = json.loads((tmp_path / "report.json").read_text())["models"][0]
     threshold = evaluation["threshold"]
     # recount from the predictions the Detector wrote
-    lines = (tmp_path / "model" / "predictions.jsonl").read_text().splitlines()
+    lines = (tmp_path / evaluation["label"] / "predictions.jsonl").read_text().splitlines()
     predictions = {Path(r["path"]).stem: r for r in map(json.loads, lines)}
     short_clean = [r for name, r in predictions.items() if r["label"] == 0 and int(name.split("_")[1]) % 4 in (2, 3)]
     rows = {r["group"]: r for r in evaluation["conditions"]["conditions"]["duration"]}
@@ -104,4 +104,4 @@ def test_evaluate_reports_per_condition_figures_of_the_baseline(fitted, tmp_path
         assert title in markdown, title
     text = stdout.getvalue()
     assert "| model | F1 | precision | recall | ROC AUC | worst stimulus FPR | FPR < 5 s | recall >= 0 dB |" in text
-    assert "model: Per condition at threshold" in text
+    assert f"{evaluation['label']}: Per condition at threshold" in text

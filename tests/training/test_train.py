@@ -59,7 +59,8 @@ def test_threshold_is_the_f1_optimum_of_validation_recordings(trained):
     model, info = load_model_dir(model_dir)
     dm = WindowDataModule(cfg.data, seed=0)
     dm.load()
-    probs, labels, recording = score_windows(model, dm.val_set, 4)
+    # the threshold lives on the calibrated scale: sigmoid(logit / T)
+    probs, labels, recording = score_windows(model, dm.val_set, 4, temperature=info.temperature)
     scores = metrics.max_by_recording(recording.tolist(), probs)
     rec_labels = [dm.val_set.recordings[r].entry.label for r in scores]
     assert info.threshold == pytest.approx(metrics.best_threshold(rec_labels, list(scores.values())))
@@ -203,3 +204,48 @@ def test_every_augmentation_and_the_balanced_sampler_train_end_to_end(tiny_confi
     assert saved["augment"]["inject"]["types"] == ["tonal", "clicks"]
     assert saved["data"]["balanced_sampler"] is True
     assert np.isfinite(info.threshold)
+
+
+@pytest.mark.slow
+def test_mlflow_ui_serves_the_local_file_store(trained):
+    """`mlflow ui` of the tracking extra starts on the run's file store and lists its experiment
+    (mlflow-skinny alone failed here with "No module named 'flask'")."""
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    cfg, base, model_dir = trained
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "MLFLOW_ALLOW_FILE_STORE": "true"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", (base / "mlruns").resolve().as_uri(),
+         "--host", "127.0.0.1", "--port", str(port)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    try:
+        body = None
+        for _ in range(240):  # start-up takes a while on a busy machine
+            if server.poll() is not None:
+                pytest.fail(f"mlflow ui exited: {server.stdout.read().decode(errors='replace')[-2000:]}")
+            try:
+                url = f"http://127.0.0.1:{port}/api/2.0/mlflow/experiments/search?max_results=10"
+                with urllib.request.urlopen(url, timeout=5) as answer:
+                    body = json.loads(answer.read())
+                break
+            except OSError:
+                time.sleep(0.5)
+        assert body is not None, "mlflow ui did not answer"
+        assert "tiny-tests" in {e["name"] for e in body["experiments"]}
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as answer:
+            assert b"<html" in answer.read(2000).lower()
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()

@@ -19,6 +19,7 @@ from audio_artifacts.errors import AudioArtifactsError
 COMMANDS: dict[str, tuple[str, str]] = {
     "simulate": ("audio_artifacts.cli.simulate", "write simulated, labelled hearing-aid test recordings"),
     "train": ("audio_artifacts.cli.train", "train or fine-tune a detector from a YAML config"),
+    "sweep": ("audio_artifacts.cli.sweep", "tune hyper-parameters with Optuna, one training run per trial"),
     "evaluate": ("audio_artifacts.cli.evaluate", "evaluate model directories on a labelled manifest"),
     "scan": ("audio_artifacts.cli.scan", "scan recordings for artifacts (bundled model by default)"),
     "export": ("audio_artifacts.cli.export", "export a model directory to ONNX with a parity check"),
@@ -51,7 +52,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        words = list(sys.argv[1:] if argv is None else argv)
+        hint = _override_hint(args.command, unknown, words) if args.command in ("train", "sweep") else None
+        if hint is None:
+            parser.parse_args(argv)  # argparse's own message and exit code 2
+        print(f"audio-artifacts {args.command}: error: {hint}", file=sys.stderr)
+        return 2
     if args._module is None:
         parser.error(f"command '{args.command}' is not available in this build")
     try:
@@ -62,6 +70,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def _override_hint(command: str, unknown: list[str], words: list[str]) -> str | None:
+    """For ``train --devices 2``: name the config override meant (``trainer.devices=2``)."""
+    import dataclasses
+    import typing
+
+    from audio_artifacts.training.config import TrainConfig
+
+    sections = typing.get_type_hints(TrainConfig)
+    hints = []
+    for item in unknown:
+        if not item.startswith("--"):
+            continue
+        name, _, value = item[2:].partition("=")
+        key = name.replace("-", "_")
+        after = words.index(item) + 1 if item in words else len(words)
+        if not value and after < len(words) and not words[after].startswith("-") and "=" not in words[after]:
+            value = words[after]
+        owners = [section for section, kind in sections.items() if dataclasses.is_dataclass(kind)
+                  and key in {f.name for f in dataclasses.fields(kind)}]
+        if key in sections and not dataclasses.is_dataclass(sections[key]):
+            owners = [""]
+        if not owners:
+            return None
+        dotted = " or ".join(f"{o + '.' if o else ''}{key}={value or 'VALUE'}" for o in owners)
+        hints.append(f"{item} is not an option of `{command}`; config values are set as overrides: "
+                     f"write {dotted}")
+    return "; ".join(hints) or None
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -12,10 +12,16 @@ Output (``--out``, default ``./evaluation``), written as it is made:
 * ``<model>/predictions.jsonl`` -- one line per recording as it is scored:
   window times, probabilities and labels;
 * ``<model>/evaluation.json``, ``<model>/report.md``, ``<model>/roc.png``,
-  ``<model>/pr.png`` -- one model's metrics, breakdowns and curves;
+  ``<model>/pr.png``, ``<model>/reliability.png`` -- one model's metrics
+  (calibration: Brier score and expected calibration error), breakdowns and
+  curves;
 * ``report.json``, ``report.md`` -- all models with the comparison tables
   (``| model | F1 | precision | recall | ROC AUC |``); with several models
-  also ``roc.png`` / ``pr.png`` comparing their recording-level curves.
+  also ``roc.png`` / ``pr.png`` / ``reliability.png`` comparing their
+  recording-level curves.
+
+``<model>`` is the model's name from ``model.json`` (``name-version`` when two
+models share a name; ``-2``, ``-3``, ... when name and version repeat).
 
 The recording-level comparison table is printed on stdout, then the
 per-condition comparison (worst per-stimulus FPR, FPR of recordings < 5 s,
@@ -72,11 +78,15 @@ def _usage_error(message: str) -> int:
     return EXIT_USAGE
 
 
-def _unique_labels(directories: list[Path]) -> list[str]:
-    """Folder names as model labels; repeated names get ``-2``, ``-3``, ..."""
+def _unique_labels(infos: list) -> list[str]:
+    """Model names as labels; ``name-version`` where names repeat with other versions,
+    then ``-2``, ``-3``, ... for the same name and version."""
+    names = [str(info.name) or "model" for info in infos]
+    pairs = [(name, str(info.version)) for info, name in zip(infos, names)]
     labels: list[str] = []
-    for directory in directories:
-        base = directory.resolve().name or "model"
+    for (name, version) in pairs:
+        base = name if names.count(name) == 1 or pairs.count((name, version)) > 1 else f"{name}-{version}"
+        base = base.replace("/", "_").replace("\\", "_")
         label, n = base, 1
         while label in labels:
             n += 1
@@ -96,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
         condition_comparison_rows,
         condition_table,
     )
-    from audio_artifacts.evaluation.plots import CurveSeries, plot_curves
+    from audio_artifacts.evaluation.plots import CurveSeries, plot_curves, plot_reliability
     from audio_artifacts.evaluation.predictions import (
         FailedRecording,
         PredictionWriter,
@@ -123,10 +133,11 @@ def run(args: argparse.Namespace) -> int:
         return _usage_error(f"--min-overlap must be >= 0 seconds, got {min_overlap}")
     if args.batch_size < 1:
         return _usage_error(f"--batch-size must be >= 1, got {args.batch_size}")
+    infos = []
     for directory in model_dirs:  # all checked before any scoring starts
         if not directory.is_dir():
             return _usage_error(f"{directory}: model directory does not exist")
-        read_model_info(directory)  # ModelDirError -> exit 2 in the dispatcher
+        infos.append(read_model_info(directory))  # ModelDirError -> exit 2 in the dispatcher
     if manifest.is_dir() and args.data_root is not None:
         return _usage_error("--data-root applies to CSV manifests only")
     entries = load_entries(manifest, args.data_root)  # ManifestError lists every problem
@@ -140,7 +151,7 @@ def run(args: argparse.Namespace) -> int:
     evaluations = []
     any_failed = False
     recording_curves = []
-    for directory, label in zip(model_dirs, _unique_labels(model_dirs)):
+    for directory, label in zip(model_dirs, _unique_labels(infos)):
         detector = Detector(directory, backend=args.backend, threshold=args.threshold,
                             batch_size=args.batch_size, threads=args.workers)
         info = detector.info
@@ -159,7 +170,8 @@ def run(args: argparse.Namespace) -> int:
         try:
             evaluation = evaluate_scores(
                 scores, failures, detector.threshold, label=label, model_dir=directory,
-                model={"name": info.name, "version": info.version, "architecture": info.architecture},
+                model={"name": info.name, "version": info.version, "architecture": info.architecture,
+                       "backend": getattr(detector.backend, "name", None), "temperature": info.temperature},
                 manifest=manifest,
                 window={"duration_s": info.window.duration_s, "overlap": info.window.overlap},
                 by=args.by,
@@ -172,6 +184,8 @@ def run(args: argparse.Namespace) -> int:
         for kind in ("roc", "pr"):
             if plot_curves([win, rec], kind, out / label / f"{kind}.png", title=f"{label}: {kind.upper()}"):
                 evaluation.figures[kind] = f"{kind}.png"
+        if plot_reliability([win, rec], out / label / "reliability.png", title=f"{label}: reliability"):
+            evaluation.figures["reliability"] = "reliability.png"
         recording_curves.append(CurveSeries(label, rec.labels, rec.scores, rec.threshold))
         write_json(out / label / "evaluation.json", evaluation.to_dict())
         (out / label / "report.md").write_text(model_markdown(evaluation) + "\n", encoding="utf-8")
@@ -182,6 +196,8 @@ def run(args: argparse.Namespace) -> int:
         for kind in ("roc", "pr"):
             if plot_curves(recording_curves, kind, out / f"{kind}.png", title=f"recordings: {kind.upper()}"):
                 figures[kind] = f"{kind}.png"
+        if plot_reliability(recording_curves, out / "reliability.png", title="recordings: reliability"):
+            figures["reliability"] = "reliability.png"
     dicts = [e.to_dict() for e in evaluations]
     write_json(out / "report.json", {
         "manifest": str(manifest),

@@ -18,6 +18,14 @@ Output contract
   again). A recording whose identity changed (replaced, re-recorded) has its
   old row removed and is scanned again, and the scan says so.
 
+Engines
+-------
+``--engine local`` (default) scans in this process (`inference.detector`);
+``--engine ray`` on Ray actors, each holding one loaded detector, on a local
+Ray instance or a cluster (`inference.ray_engine`; Ray is imported only
+then). Both feed the same row loop here: same outputs, ``--resume`` and exit
+codes; Ray's rows come in the order they finish.
+
 Exit codes
 ----------
 0 every recording scanned; 1 some recordings could not be scanned (each has
@@ -35,15 +43,18 @@ one uninterrupted run.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import glob
 import os
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 # results is light (standard library only); the model stack is imported in run only.
-from audio_artifacts.results.schema import CSV_DIALECTS, FileIdentity
+from audio_artifacts.results.schema import CSV_DIALECTS, FileIdentity, ScanResult
 from audio_artifacts.results.writers import CsvSummaryWriter, ResultsWriteError
+from audio_artifacts.cli.scan_outputs import add_output_arguments, check_output_arguments
 
 #: Extensions (lower case) collected from folders and globs.
 AUDIO_EXTENSIONS = frozenset({
@@ -82,12 +93,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="write a spectrogram + probability PNG per flagged recording here")
     parser.add_argument("--plots-all", action="store_true",
                         help="with --plots: a picture for every scanned recording, not only flagged ones")
+    add_output_arguments(parser)
     parser.add_argument("--recursive", action=argparse.BooleanOptionalAction, default=True,
                         help="search folders recursively (default: yes)")
     parser.add_argument("--workers", type=int, default=None, metavar="N",
                         help="compute threads of the model backend (default: the backend's choice)")
     parser.add_argument("--batch-size", type=int, default=16, metavar="N",
                         help="windows per model call (default: 16; larger batches raise peak memory)")
+    ray = parser.add_argument_group("Ray engine (pip install \"audio-artifacts[ray]\"; docs/scan.md)")
+    ray.add_argument("--engine", choices=("local", "ray"), default="local",
+                     help="local: this process (default); ray: Ray actors, each with one loaded model "
+                          "(rows in the order they finish)")
+    ray.add_argument("--ray-address", metavar="ADDR", default=None,
+                     help="join this Ray cluster (auto or HOST:PORT; recordings and model on a shared file "
+                          "system); default: start a local Ray instance on this machine's cores")
+    ray.add_argument("--ray-workers", type=int, default=None, metavar="N",
+                     help="Ray workers (default: one per CPU of the cluster, or per GPU share)")
+    ray.add_argument("--ray-gpus-per-worker", type=float, default=0.0, metavar="F",
+                     help="GPUs reserved by each Ray worker (fractions share a GPU); its model runs on CUDA")
 
 
 def _usage_error(message: str) -> int:
@@ -199,14 +222,51 @@ def _scan_in_chunks(detector, paths: list[Path], identities: dict[str, FileIdent
             results.close()  # stops the detector's reader thread now, not when collected
 
 
-def _plot_name(path: Path, used: set[str]) -> str:
-    """``<stem>.png``, made unique within one run (same stems from different folders)."""
-    name, n = f"{path.stem}.png", 1
-    while name in used:
-        n += 1
-        name = f"{path.stem}-{n}.png"
-    used.add(name)
-    return name
+@contextlib.contextmanager
+def _open_engine(args: argparse.Namespace, identities: dict[str, FileIdentity | None]):  # noqa: ANN202
+    """(threshold, audio config, results) of the chosen engine; ``results(paths)`` yields (path, result).
+
+    Results carry their file identity, taken just before the file was read.
+    """
+    import dataclasses
+
+    from audio_artifacts.errors import ModelDirError
+
+    try:
+        if args.engine == "ray":
+            from audio_artifacts.audio import AudioConfig
+            from audio_artifacts.inference.ray_engine import RayEngine, RayOptions, import_ray
+            from audio_artifacts.models.model_dir import default_model_dir, read_model_info
+
+            import_ray()  # the install hint before anything else
+            model_dir = Path(args.model) if args.model is not None else Path(default_model_dir())
+            info = read_model_info(model_dir)  # a bad directory is a usage error before Ray starts
+        else:
+            from audio_artifacts.inference.detector import Detector
+
+            detector = Detector(args.model, backend=args.backend, threshold=args.threshold,
+                                batch_size=args.batch_size, threads=args.workers)
+    except ModelDirError as exc:
+        if args.model is not None:
+            raise
+        raise ModelDirError(f"the bundled default model cannot be used ({exc}); "
+                            "pass --model DIR to scan with another model directory") from exc
+    if args.engine != "ray":
+        def local(paths: list[Path]):  # noqa: ANN202
+            for path, result in _scan_in_chunks(detector, paths, identities):
+                yield path, dataclasses.replace(result, identity=identities[str(path)])
+
+        yield detector.threshold, detector.audio_config, local
+        return
+    threshold = float(info.threshold if args.threshold is None else args.threshold)
+    options = RayOptions(address=args.ray_address, workers=args.ray_workers,
+                         gpus_per_worker=args.ray_gpus_per_worker,
+                         cpus_per_worker=float(args.workers or 1))
+    detector_options = {"model_dir": str(model_dir.resolve()), "backend": args.backend,
+                        "threshold": args.threshold, "batch_size": args.batch_size}
+    engine = RayEngine(options, detector_options, threshold, {"name": info.name, "version": info.version})
+    with engine:
+        yield threshold, AudioConfig(sample_rate=info.sample_rate), engine.scan
 
 
 @dataclass(frozen=True)
@@ -228,10 +288,20 @@ def run(args: argparse.Namespace) -> int:
         return _usage_error(f"--batch-size must be >= 1, got {args.batch_size}")
     if args.workers is not None and args.workers < 1:
         return _usage_error(f"--workers must be >= 1, got {args.workers}")
+    if args.engine != "ray" and (args.ray_address is not None or args.ray_workers is not None
+                                 or args.ray_gpus_per_worker):
+        return _usage_error("--ray-address, --ray-workers and --ray-gpus-per-worker need --engine ray")
+    if args.ray_workers is not None and args.ray_workers < 1:
+        return _usage_error(f"--ray-workers must be >= 1, got {args.ray_workers}")
+    if args.ray_gpus_per_worker < 0:
+        return _usage_error(f"--ray-gpus-per-worker must be >= 0, got {args.ray_gpus_per_worker}")
     if args.resume and args.out is None:
         return _usage_error("--resume needs --out (the file to resume)")
     if args.plots_all and args.plots is None:
         return _usage_error("--plots-all needs --plots DIR")
+    problem = check_output_arguments(args)
+    if problem is not None:
+        return _usage_error(problem)
     out = Path(args.out) if args.out is not None else None
     if out is not None and out.is_dir():
         return _usage_error(f"--out {out} is a folder; give a file name")
@@ -401,15 +471,8 @@ def _scan(
     earlier_thresholds: set[float] = frozenset(),
 ) -> None:
     """Scan ``paths``, writing each result as it comes and appending its outcome to ``outcomes``."""
-    import dataclasses
-
-    from tqdm import tqdm
-
-    from audio_artifacts.errors import ModelDirError
-    from audio_artifacts.inference.detector import Detector
-    from audio_artifacts.plots import plot_scan
     from audio_artifacts.results.table import TableFormatter
-    from audio_artifacts.results.writers import CsvSummaryWriter, JsonlWriter
+    from audio_artifacts.results.writers import CsvSummaryWriter, JsonlWriter, read_jsonl
 
     table = TableFormatter() if fmt is None else None
     # The output first: an unwritable --out is an error before the model is loaded.
@@ -424,50 +487,65 @@ def _scan(
         writer = JsonlWriter.to_stream(sys.stdout)
     else:
         writer = None
+    # A report added on --resume shows the rows already in a JSONL --out too.
+    previous = read_jsonl(out) if args.report and args.resume and fmt == "jsonl" and out.is_file() else ()
     try:
-        try:
-            detector = Detector(args.model, backend=args.backend, threshold=args.threshold,
-                                batch_size=args.batch_size, threads=args.workers)
-        except ModelDirError as exc:
-            if args.model is not None:
-                raise
-            raise ModelDirError(f"the bundled default model cannot be used ({exc}); "
-                                "pass --model DIR to scan with another model directory") from exc
-        other = sorted(earlier_thresholds - {detector.threshold})
-        if other:
-            print(f"audio-artifacts scan: warning: rows already in {out} used threshold(s) "
-                  f"{', '.join(map(str, other))}; this run uses {detector.threshold}", file=sys.stderr)
-        plots_dir = Path(args.plots) if args.plots is not None else None
-        used_names: set[str] = set()
-        counts = {"artifact": 0, "error": 0}
-        bar = tqdm(total=len(paths), unit="file", file=sys.stderr, disable=not sys.stderr.isatty(),
-                   desc="scanning", leave=False)
-        try:
-            if table is not None:
-                bar.write(table.header(), file=sys.stdout)
-            for path, result in _scan_in_chunks(detector, paths, identities):
-                result = dataclasses.replace(result, identity=identities[str(path)])
-                if writer is not None:
-                    writer.write(result)
-                else:
-                    bar.write(table.row(result), file=sys.stdout)
-                    sys.stdout.flush()
-                outcomes.append(_Outcome(result.path, result.status, result.verdict, result.threshold,
-                                         result.identity))
-                counts["artifact"] += result.flagged
-                counts["error"] += not result.ok
-                if plots_dir is not None and result.ok and (result.flagged or args.plots_all):
-                    try:
-                        plot_scan(path, result, plots_dir / _plot_name(path, used_names), detector.audio_config)
-                    except Exception as exc:  # a picture must never cost the scan its results
-                        bar.write(f"audio-artifacts scan: warning: no picture for {path}: {exc}", file=sys.stderr)
-                bar.set_postfix(counts, refresh=False)
-                bar.update(1)
-        finally:
-            bar.close()
+        with _open_engine(args, identities) as (threshold, audio_config, results):
+            _scan_rows(args, paths, out, writer, table, threshold, audio_config, results, outcomes,
+                       earlier_thresholds, previous)
     finally:
         if writer is not None:
             writer.close()
     if table is not None:
         print()
         print(_footer(outcomes))
+
+
+def _scan_rows(
+    args: argparse.Namespace,
+    paths: list[Path],
+    out: Path | None,
+    writer,  # noqa: ANN001 - a results writer or None (table)
+    table,  # noqa: ANN001 - a TableFormatter or None
+    threshold: float,
+    audio_config,  # noqa: ANN001 - audio.AudioConfig of the pictures
+    results,  # noqa: ANN001 - paths -> iterator of (path, ScanResult)
+    outcomes: list[_Outcome],
+    earlier_thresholds: set[float],
+    previous: Sequence[ScanResult] = (),
+) -> None:
+    """The row loop of `_scan`: write each result as it arrives, pictures, report, isolated audio, progress bar.
+
+    ``previous`` are rows an earlier run wrote (``--resume``), for the report page.
+    """
+    from tqdm import tqdm
+
+    from audio_artifacts.cli.scan_outputs import RowOutputs
+
+    other = sorted(earlier_thresholds - {threshold})
+    if other:
+        print(f"audio-artifacts scan: warning: rows already in {out} used threshold(s) "
+              f"{', '.join(map(str, other))}; this run uses {threshold}", file=sys.stderr)
+    extras = RowOutputs(args, audio_config, previous)
+    counts = {"artifact": 0, "error": 0}
+    bar = tqdm(total=len(paths), unit="file", file=sys.stderr, disable=not sys.stderr.isatty(),
+               desc="scanning", leave=False)
+    try:
+        if table is not None:
+            bar.write(table.header(), file=sys.stdout)
+        for path, result in results(paths):
+            if writer is not None:
+                writer.write(result)
+            else:
+                bar.write(table.row(result), file=sys.stdout)
+                sys.stdout.flush()
+            outcomes.append(_Outcome(result.path, result.status, result.verdict, result.threshold,
+                                     result.identity))
+            counts["artifact"] += result.flagged
+            counts["error"] += not result.ok
+            extras.handle(path, result, lambda message: bar.write(message, file=sys.stderr))
+            bar.set_postfix(counts, refresh=False)
+            bar.update(1)
+    finally:
+        bar.close()
+        extras.close()

@@ -106,3 +106,53 @@ def plot_curves(series: list[CurveSeries], kind: str, path: str | os.PathLike[st
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path)
     return path
+
+
+def plot_reliability(series: list[CurveSeries], path: str | os.PathLike[str], bins: int = 10,
+                     title: str = "") -> Path | None:
+    """Reliability diagram: per probability bin, the fraction of artifacts against the mean probability.
+
+    A calibrated model lies on the diagonal. Each series is labelled with its
+    expected calibration error and Brier score; the grey bars show how many
+    items of the first series fall into each bin. Empty series are left out;
+    when none is left, no file is written and None is returned.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from audio_artifacts.evaluation.calibration import brier_score, expected_calibration_error, reliability_bins
+
+    figure = Figure(figsize=(5.5, 5.0), dpi=100, layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    counts = axes.twinx()
+    drawn = 0
+    for item in series:
+        labels, scores = np.asarray(item.labels), np.asarray(item.scores)
+        if labels.size == 0:
+            continue
+        rows = reliability_bins(labels, scores, bins)
+        ece, brier = expected_calibration_error(labels, scores, bins), brier_score(labels, scores)
+        axes.plot([r["confidence"] for r in rows], [r["frequency"] for r in rows], marker="o",
+                  linewidth=1.5, label=f"{item.name} (ECE {ece:.4f}, Brier {brier:.4f})")
+        if not drawn:
+            counts.bar([(r["low"] + r["high"]) / 2 for r in rows], [r["n"] for r in rows],
+                       width=0.9 / bins, color="grey", alpha=0.2)
+        drawn += 1
+    if not drawn:
+        return None
+    axes.plot([0, 1], [0, 1], linestyle=":", color="grey", linewidth=1)
+    axes.set_xlabel("mean predicted probability (bin)")
+    axes.set_ylabel("fraction of artifacts (bin)")
+    counts.set_ylabel("items per bin", color="grey")
+    axes.set_xlim(-0.01, 1.01)
+    axes.set_ylim(-0.01, 1.01)
+    axes.set_zorder(counts.get_zorder() + 1)
+    axes.patch.set_visible(False)
+    axes.grid(True, alpha=0.3)
+    axes.legend(loc="upper left", fontsize=8)
+    axes.set_title(title or "reliability", fontsize=10)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path)
+    return path

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from audio_artifacts.evaluation.breakdown import breakdown
+from audio_artifacts.evaluation.calibration import calibration_report
 from audio_artifacts.evaluation.compare import comparison_table, condition_table, format_metric
 from audio_artifacts.evaluation.conditions import condition_report
 from audio_artifacts.evaluation.metrics import best_threshold, binary_report
@@ -47,6 +48,7 @@ class ModelEvaluation:
     breakdowns: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     conditions: dict[str, Any] = field(default_factory=dict)
     description: dict[str, Any] = field(default_factory=dict)
+    calibration: dict[str, Any] = field(default_factory=dict)
     failures: list[dict[str, str]] = field(default_factory=list)
     figures: dict[str, str] = field(default_factory=dict)
 
@@ -88,7 +90,9 @@ def evaluate_scores(
         When no recording could be scored.
 
     The per-condition figures (:mod:`~audio_artifacts.evaluation.conditions`)
-    are always computed, at the same threshold.
+    are always computed, at the same threshold, and so is the calibration of
+    both levels (:func:`~audio_artifacts.evaluation.calibration.calibration_report`:
+    Brier score, expected calibration error over 10 bins, the reliability bins).
     """
     scores = list(scores)
     if not scores:
@@ -116,6 +120,8 @@ def evaluate_scores(
         breakdowns={column: breakdown(scores, column, threshold) for column in by},
         conditions=condition_report(scores, threshold),
         description=_description(scores),
+        calibration={level: calibration_report(labels, probs) for level, (labels, probs)
+                     in {"recordings": (rec_labels, rec_probs), "windows": (win_labels, win_probs)}.items()},
         failures=[{"path": str(f.entry.path), "error": f.error} for f in failures],
     )
 
@@ -235,6 +241,20 @@ def conditions_markdown(conditions: dict[str, Any], heading: str = "###", label:
     return lines
 
 
+def _calibration_lines(e: ModelEvaluation) -> list[str]:
+    temperature = e.model.get("temperature")
+    note = "" if temperature is None else f" (model temperature T = {float(temperature):.4g})"
+    lines = [f"### Calibration{note}", "",
+             "| level | Brier score | ECE (10 bins) |", "|---|---|---|"]
+    for level in ("windows", "recordings"):
+        c = e.calibration.get(level)
+        if c:
+            lines.append(f"| {level} | {format_metric(c['brier'])} | {format_metric(c['ece'])} |")
+    return lines + ["", "Brier: mean squared error of the probabilities; ECE: the count-weighted gap "
+                    "between mean probability and artifact frequency per probability bin "
+                    "(0 = probabilities mean what they say; `reliability.png`).", ""]
+
+
 def model_markdown(evaluation: ModelEvaluation, figure_prefix: str = "") -> str:
     """Markdown section of one model (figures linked relative to the report)."""
     e = evaluation
@@ -263,6 +283,8 @@ def model_markdown(evaluation: ModelEvaluation, figure_prefix: str = "") -> str:
     ]
     if opt:
         lines += [f"Optimistic (threshold tuned on this data): {'; '.join(opt)}.", ""]
+    if e.calibration:
+        lines += _calibration_lines(e)
     if e.conditions:
         lines += conditions_markdown(e.conditions)
     if e.description:

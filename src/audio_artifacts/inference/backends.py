@@ -79,11 +79,14 @@ class TorchBackend:
         Intra-op threads for torch. Torch has one pool per process, so this
         sets it for the whole process (``torch.set_num_threads``); None keeps
         the current setting.
+    device : str
+        Where the model runs (``"cpu"``, ``"cuda"``, ``"cuda:1"``); batches
+        are moved there and logits back.
     """
 
     name = "torch"
 
-    def __init__(self, model, threads: int | None = None) -> None:
+    def __init__(self, model, threads: int | None = None, device: str = "cpu") -> None:
         import torch
 
         if threads is not None:
@@ -91,14 +94,15 @@ class TorchBackend:
                 raise ValueError(f"threads must be >= 1, got {threads}")
             torch.set_num_threads(threads)
         self._torch = torch
-        self.model = model.eval()
+        self.device = torch.device(device)
+        self.model = model.eval().to(self.device)
 
     def logits(self, batch: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:
         batch, lengths = _check_batch(batch, lengths)
         torch = self._torch
         with torch.inference_mode():
-            out = self.model(torch.from_numpy(batch), torch.from_numpy(lengths))
-        out = out.detach().float().reshape(-1).numpy()
+            out = self.model(torch.from_numpy(batch).to(self.device), torch.from_numpy(lengths).to(self.device))
+        out = out.detach().float().reshape(-1).cpu().numpy()
         if out.shape[0] != batch.shape[0]:
             raise ValueError(f"model returned {out.shape[0]} logits for a batch of {batch.shape[0]}")
         return out
@@ -174,7 +178,8 @@ def resolve_kind(model_dir: str | Path, kind: str = "auto") -> str:
     return "torch" if read_model_info(model_dir).architecture in TORCH_PREFERRED else "onnx"
 
 
-def open_backend(model_dir: str | Path, kind: str = "auto", threads: int | None = None) -> Backend:
+def open_backend(model_dir: str | Path, kind: str = "auto", threads: int | None = None,
+                 device: str = "cpu") -> Backend:
     """Open the backend of a model directory.
 
     Parameters
@@ -185,9 +190,16 @@ def open_backend(model_dir: str | Path, kind: str = "auto", threads: int | None 
         ``"onnx"`` needs ``model.onnx`` in the directory (see ``audio-artifacts export``).
     threads : int, optional
         Compute threads of the backend.
+    device : str
+        Torch device of the model (``"cuda"`` on a GPU worker); a model
+        directory with ``model.onnx`` then runs in PyTorch, whatever ``kind``
+        ``"auto"`` would pick (the ONNX backend is CPU only).
     """
     model_dir = Path(model_dir)
-    chosen = resolve_kind(model_dir, kind)
+    chosen = "torch" if device != "cpu" and kind == "auto" else resolve_kind(model_dir, kind)
+    if chosen == "onnx" and device != "cpu":
+        raise ModelDirError(f"{model_dir}: the ONNX backend runs on the CPU only; use --backend torch "
+                            f"on GPU workers")
     if chosen == "onnx":
         onnx_path = model_dir / ONNX_FILE
         if not onnx_path.is_file():
@@ -199,4 +211,4 @@ def open_backend(model_dir: str | Path, kind: str = "auto", threads: int | None 
     from audio_artifacts.models.model_dir import load_model_dir
 
     model, _ = load_model_dir(model_dir)
-    return TorchBackend(model, threads=threads)
+    return TorchBackend(model, threads=threads, device=device)

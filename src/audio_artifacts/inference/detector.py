@@ -3,7 +3,7 @@
 Data flow per recording (the same window code as training)::
 
     audio.stream_audio  ->  windows.iter_windows  ->  batches (B, samples)
-        -> backend.logits  ->  sigmoid (once, here)  ->  window probabilities
+        -> backend.logits  ->  sigmoid(logit / T) (once, here)  ->  window probabilities
         -> recording probability (max) -> verdict, triggered_at, events
         -> each event described (inference.describe: type, lines, period,
            level, band, precise start / end), flagged recordings only
@@ -16,7 +16,10 @@ full batches. The queue between the threads holds at most a few batches, so
 memory stays bounded whatever the length of a recording.
 
 Comparisons with the threshold are ``probability >= threshold`` everywhere
-(verdict, ``triggered_at``, events).
+(verdict, ``triggered_at``, events). ``T`` is the model directory's
+temperature (``model.json``, fitted on validation by ``train``; 1.0 when the
+directory has none), so probabilities are calibrated and the stored threshold
+is on the same calibrated scale.
 """
 
 from __future__ import annotations
@@ -142,6 +145,8 @@ class Detector:
         Describe every event (type, line frequencies, period, level, band,
         start / end from the audio: ``inference.describe``); False keeps the
         plain runs of flagged windows.
+    device : str
+        Torch device of the model (``"cpu"``; ``"cuda"`` on a GPU worker).
     """
 
     def __init__(
@@ -156,6 +161,7 @@ class Detector:
         prefetch_batches: int = 2,
         workers: int | None = None,
         describe: bool = True,
+        device: str = "cpu",
     ) -> None:
         from audio_artifacts.audio import AudioConfig
         from audio_artifacts.models.model_dir import default_model_dir, read_model_info
@@ -174,10 +180,11 @@ class Detector:
         self.info = read_model_info(self.model_dir)
         if isinstance(backend, str):
             per_call = max(1, threads // workers)
-            self.backend: Backend = open_backend(self.model_dir, backend, threads=per_call)
+            self.backend: Backend = open_backend(self.model_dir, backend, threads=per_call, device=device)
         else:
             self.backend = backend
         self.threshold = float(self.info.threshold if threshold is None else threshold)
+        self.temperature = float(self.info.temperature)
         self.min_duration_s = float(self.info.min_duration_s)
         self.batch_size = batch_size
         self.prefetch_batches = prefetch_batches
@@ -254,7 +261,8 @@ class Detector:
     def _result(self, name: str, outcome: WindowScores | _FileFailed, path: Path | None = None) -> ScanResult:
         from audio_artifacts.results.schema import ScanResult
 
-        model = {"name": self.info.name, "version": self.info.version}
+        model = {"name": self.info.name, "version": self.info.version,
+                 "backend": getattr(self.backend, "name", type(self.backend).__name__)}
         if isinstance(outcome, _FileFailed):
             info = outcome.info
             return ScanResult.failure(
@@ -341,8 +349,7 @@ class Detector:
                     pass
             reader.join()
 
-    @staticmethod
-    def _finish(item: _Batch, future: Future | None, open_files: dict):
+    def _finish(self, item: _Batch, future: Future | None, open_files: dict):
         """Hand a batch's logits to its files; yield the files it closes."""
         if future is not None:
             logits = future.result()
@@ -363,7 +370,7 @@ class Detector:
                 info=marker.info,
                 starts=np.asarray(starts, dtype=np.float64),
                 ends=np.asarray(ends, dtype=np.float64),
-                probabilities=sigmoid(np.concatenate(chunks)),
+                probabilities=sigmoid(np.concatenate(chunks) / self.temperature),
             )
 
     def _read_all(self, paths: list[Path], items: queue.Queue, stop: threading.Event) -> None:

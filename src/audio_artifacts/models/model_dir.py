@@ -25,15 +25,13 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import torch
-import yaml
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
-from torch import nn
-
 from audio_artifacts.errors import CheckpointError, ModelDirError
 
+# torch, safetensors and yaml are imported where weights are read or written:
+# `read_model_info` (the scan driver, the ONNX backend) must not pay ~1 s for torch.
 if TYPE_CHECKING:
+    from torch import nn
+
     from audio_artifacts.windows import WindowSpec
 
 WEIGHTS_FILE = "model.safetensors"
@@ -76,6 +74,11 @@ class ModelInfo:
         Shortest recording the model judges; a shorter one is an error row,
         not a guess (models are length-aware: a short recording's zero
         padding is masked, see ``models.masking``).
+    temperature
+        Temperature scaling fitted on validation windows: the artifact
+        probability is ``sigmoid(logit / temperature)`` (1.0: as the network
+        gives it; directories without the key read back as 1.0). ``threshold``
+        is on that calibrated probability.
     """
 
     name: str
@@ -89,6 +92,7 @@ class ModelInfo:
     metrics: dict = field(default_factory=dict)
     torch_version: str = ""
     min_duration_s: float = MIN_DURATION_S
+    temperature: float = 1.0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (the window as ``{"duration_s", "overlap"}``)."""
@@ -102,7 +106,8 @@ class ModelInfo:
         from audio_artifacts.windows import WindowSpec
 
         known = {f.name for f in fields(cls)}
-        required = {f.name for f in fields(cls) if f.name not in ("metrics", "torch_version", "min_duration_s")}
+        required = {f.name for f in fields(cls) if f.name not in ("metrics", "torch_version", "min_duration_s",
+                                                                     "temperature")}
         missing = sorted(required - set(data))
         if missing:
             raise ModelDirError(f"{source}: missing keys {missing}")
@@ -116,6 +121,10 @@ class ModelInfo:
             values["threshold"] = float(values["threshold"])
             if "min_duration_s" in values:
                 values["min_duration_s"] = float(values["min_duration_s"])
+            if "temperature" in values:
+                values["temperature"] = float(values["temperature"])
+                if not (values["temperature"] > 0 and values["temperature"] < float("inf")):
+                    raise ValueError(f"temperature must be a positive number, got {values['temperature']}")
             if not isinstance(values["arguments"], dict):
                 raise TypeError("arguments must be an object")
         except (KeyError, TypeError, ValueError) as exc:
@@ -129,11 +138,19 @@ def default_model_dir() -> Path:
 
 
 def _write_atomic(path: Path, write: Any) -> None:
-    """Write via a temporary file in the same folder, then rename (no half files)."""
+    """Write via a temporary file in the same folder, then rename (no half files).
+
+    The file gets the permissions of a normally created one (0666 less the
+    umask, e.g. 0644), not the 0600 of a temporary file, so a model directory
+    can be shared with the group.
+    """
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
     try:
         write(tmp)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -188,6 +205,10 @@ def save_model_dir(
     Path
         The directory.
     """
+    import torch
+    import yaml
+    from safetensors.torch import save_file
+
     from audio_artifacts.models.registry import MODELS
 
     if info.architecture not in MODELS:
@@ -226,10 +247,26 @@ def read_model_info(directory: str | Path) -> ModelInfo:
         The directory or ``model.json`` is missing, or the JSON is invalid.
     """
     directory = Path(directory)
+    if directory.is_file():
+        hint = ""
+        if directory.suffix.lower() == ".onnx":
+            hint = (f"; a bare ONNX file lacks the sample rate, window and threshold: put it as "
+                    f"{ONNX_FILE} into the model directory it was exported from (`audio-artifacts export "
+                    f"MODEL_DIR` writes MODEL_DIR/{ONNX_FILE}) and pass that folder")
+        elif directory.name == INFO_FILE:
+            hint = f"; pass its folder {directory.parent}"
+        raise ModelDirError(f"{directory}: is a file, not a model directory (a folder with {INFO_FILE} "
+                            f"and {WEIGHTS_FILE}){hint}")
     if not directory.is_dir():
         raise ModelDirError(f"{directory}: not a model directory (no such folder)")
     path = directory / INFO_FILE
     if not path.is_file():
+        if (directory / "model" / INFO_FILE).is_file():
+            raise ModelDirError(f"{directory}: missing {INFO_FILE}; this is a training run directory: "
+                                f"its model directory is {directory / 'model'}")
+        if (directory / "best" / INFO_FILE).is_file():
+            raise ModelDirError(f"{directory}: missing {INFO_FILE}; this is a sweep folder: its best "
+                                f"model directory is {directory / 'best'}")
         raise ModelDirError(f"{directory}: missing {INFO_FILE}")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -250,6 +287,9 @@ def load_state(directory: str | Path, model: nn.Module) -> None:
     CheckpointError
         Missing, unexpected or mis-shaped weights (all listed).
     """
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
     directory = Path(directory)
     path = directory / WEIGHTS_FILE
     if not path.is_file():

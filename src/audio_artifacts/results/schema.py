@@ -266,21 +266,26 @@ class Event(Span):
 
 @dataclass(frozen=True)
 class ModelRef:
-    """Which model made a result: its name and version (from ``model.json``)."""
+    """Which model made a result: its name and version (from ``model.json``) and the
+    inference backend that ran it (``torch`` / ``onnx``; None in rows written before
+    it was recorded)."""
 
     name: str
     version: str
+    backend: str | None = None
 
-    def to_dict(self) -> dict[str, str]:
-        return {"name": self.name, "version": self.version}
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "version": self.version, "backend": self.backend}
 
     @classmethod
     def coerce(cls, value: ModelRef | Mapping[str, Any]) -> ModelRef:
-        """A :class:`ModelRef` from itself, a ``{name, version}`` mapping or a ``ModelInfo``."""
+        """A :class:`ModelRef` from itself, a ``{name, version[, backend]}`` mapping or a ``ModelInfo``."""
         if isinstance(value, ModelRef):
             return value
         if isinstance(value, Mapping):
-            return cls(str(value.get("name", "")), str(value.get("version", "")))
+            backend = value.get("backend")
+            return cls(str(value.get("name", "")), str(value.get("version", "")),
+                       None if backend is None else str(backend))
         if hasattr(value, "name") and hasattr(value, "version"):  # models.model_dir.ModelInfo
             return cls(str(value.name), str(value.version))
         raise ValueError(f"expected a model {{name, version}}, got {value!r}")

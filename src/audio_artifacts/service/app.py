@@ -166,13 +166,14 @@ def _add_routes(app: FastAPI) -> None:
         """Liveness and the model that answers (and, to authorised callers, its settings)."""
         state = _state(request)
         info = state.detector.info
-        model = ModelRefOut(name=info.name, version=info.version)
+        backend = getattr(state.detector.backend, "name", type(state.detector.backend).__name__)
+        model = ModelRefOut(name=info.name, version=info.version, backend=backend)
         if not request.scope.get("state", {}).get("authorized", True):
             return HealthOut(model=model)
         return HealthOut(
             model=model,
             threshold=state.detector.threshold,
-            backend=getattr(state.detector.backend, "name", type(state.detector.backend).__name__),
+            backend=backend,
             sample_rate=info.sample_rate,
             window_s=info.window.duration_s,
             hop_s=info.window.duration_s * (1.0 - info.window.overlap),

@@ -41,6 +41,7 @@ class ModelRefOut(BaseModel):
 
     name: str
     version: str
+    backend: str | None = Field(default=None, description="inference backend that ran it: torch or onnx")
 
 
 class IdentityOut(BaseModel):

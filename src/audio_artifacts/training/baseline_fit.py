@@ -205,7 +205,7 @@ def fit_baseline(cfg: TrainConfig, out: str | Path | None = None, *, command: st
     ConfigError
         ``model.name`` is not ``dsp_baseline``, or its arguments do not fit.
     """
-    from audio_artifacts.training.train import run_directory
+    from audio_artifacts.training.train import model_version, run_directory
 
     if cfg.model.name != BASELINE_NAME:
         raise ConfigError(f"'model.name': fit_baseline fits {BASELINE_NAME!r}, got {cfg.model.name!r}")
@@ -264,7 +264,7 @@ def fit_baseline(cfg: TrainConfig, out: str | Path | None = None, *, command: st
     flat = {f"val_{level[:-1]}_{key}": report[level][key] for level in ("recordings", "windows")
             for key in ("f1", "precision", "recall", "roc_auc", "average_precision", "n", "positives")}
     flat.update(fit)
-    info = ModelInfo(name=cfg.name, version=cfg.version, architecture=BASELINE_NAME, arguments=model.arguments(),
+    info = ModelInfo(name=cfg.name, version=model_version(cfg), architecture=BASELINE_NAME, arguments=model.arguments(),
                      sample_rate=d.sample_rate, window=spec, threshold=float(report["threshold"]),
                      package_version=__version__, metrics=flat)
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -22,6 +22,7 @@ to the working directory the command runs in.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import types
 import typing
 from dataclasses import dataclass, field
@@ -34,9 +35,12 @@ from audio_artifacts.errors import ConfigError
 
 __all__ = [
     "AugmentConfig",
+    "CalibrationConfig",
     "DataConfig",
+    "EarlyStoppingConfig",
     "GainConfig",
     "InjectConfig",
+    "MONITOR_METRICS",
     "LoggerConfig",
     "MixupConfig",
     "ModelConfig",
@@ -49,6 +53,7 @@ __all__ = [
     "apply_overrides",
     "config_from_dict",
     "load_config",
+    "load_raw",
     "resolved_config",
 ]
 
@@ -179,6 +184,26 @@ class AugmentConfig:
     mixup: MixupConfig = field(default_factory=MixupConfig)
 
 
+MONITOR_METRICS: dict[str, str] = {
+    "val_loss": "min",      # BCE on the validation windows (no class weighting)
+    "val_auc": "max",       # window-level ROC AUC
+    "val_ap": "max",        # window-level average precision
+    "val_f1": "max",        # window-level F1 at probability 0.5
+    "val_rec_auc": "max",   # recording-level ROC AUC (score = max over windows)
+    "val_rec_f1": "max",    # recording-level F1 at probability 0.5
+    "train_loss_epoch": "min",  # training BCE, mean over the epoch
+}
+"""Metrics logged once per epoch that ``trainer.monitor`` may name, with the mode that fits each."""
+
+
+@dataclass
+class EarlyStoppingConfig:
+    """Lightning's EarlyStopping on ``trainer.monitor`` (off while ``patience`` is null)."""
+
+    patience: int | None = None       # validation rounds without improvement before stopping
+    min_delta: float = 0.0            # smaller changes do not count as an improvement
+
+
 @dataclass
 class TrainerConfig:
     """Lightning Trainer flags (hardware, length, checkpoints, resume)."""
@@ -198,6 +223,7 @@ class TrainerConfig:
     log_every_n_steps: int = 10
     monitor: str = "val_loss"         # metric that picks the best checkpoint
     monitor_mode: Literal["min", "max"] = "min"
+    early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
     progress_bar: bool = True
     deterministic: bool = False
     resume: str | None = None         # a Lightning checkpoint (.ckpt) to continue from
@@ -207,6 +233,7 @@ class TrainerConfig:
 class LoggerConfig:
     """Experiment tracking. A CSV log is always written into the run directory."""
 
+    tensorboard: bool = False         # event files in RUN_DIR/tensorboard
     mlflow: bool = False
     tracking_uri: str = "./mlruns"    # a folder (local file store) or any MLflow URI
     experiment: str = "audio-artifacts"
@@ -214,11 +241,18 @@ class LoggerConfig:
 
 
 @dataclass
+class CalibrationConfig:
+    """Temperature scaling fitted after training on the validation windows."""
+
+    temperature: bool = True          # false: store T = 1 (probabilities as the network gives them)
+
+
+@dataclass
 class TrainConfig:
     """One experiment: everything ``train()`` needs."""
 
-    name: str = "detector"            # the model directory's name / ModelInfo.name
-    version: str = "1"
+    name: str = "detector"            # the model's name (ModelInfo.name; scan rows, /health, evaluate)
+    version: str | None = None        # null: the UTC start time of the run, e.g. "20261202.061500"
     seed: int = 0
     out_dir: str = "runs"             # run directories go to OUT_DIR/NAME
     data: DataConfig = field(default_factory=DataConfig)
@@ -227,6 +261,7 @@ class TrainConfig:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
+    calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
 
 
 # --- loading -------------------------------------------------------------------------
@@ -242,6 +277,27 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
         Unreadable file, bad override syntax, unknown keys (all named), wrong
         types or values out of range.
     """
+    raw = load_raw(path, overrides)
+    source = str(path) if path is not None else "config"
+    if not overrides:
+        return config_from_dict(raw, source=source)
+    try:
+        return config_from_dict(raw, source=source)
+    except ConfigError as exc:
+        # problems the file alone does not have come from the command line: say so
+        try:
+            config_from_dict(load_raw(path), source=source)
+            from_file: set[str] = set()
+        except ConfigError as file_exc:
+            from_file = set(str(file_exc).splitlines()[1:])
+        lines = str(exc).splitlines()
+        marked = [line if line in from_file else f"{line} (from the command-line overrides)"
+                  for line in lines[1:]]
+        raise ConfigError("\n".join([lines[0], *marked])) from None
+
+
+def load_raw(path: str | Path | None, overrides: list[str] | None = None) -> dict[str, Any]:
+    """The experiment file as plain nested dicts with the overrides applied (not yet checked)."""
     raw: dict[str, Any] = {}
     if path is not None:
         path = Path(path)
@@ -258,8 +314,7 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
         if not isinstance(loaded, dict):
             raise ConfigError(f"{path}: top level must be a mapping, got {type(loaded).__name__}")
         raw = loaded
-    raw = apply_overrides(raw, overrides or [])
-    return config_from_dict(raw, source=str(path) if path is not None else "config")
+    return apply_overrides(raw, overrides or [])
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
@@ -293,8 +348,9 @@ def config_from_dict(raw: dict[str, Any], source: str = "config") -> TrainConfig
     """Build and validate a :class:`TrainConfig` from plain nested dicts."""
     problems: list[str] = []
     cfg = _build(TrainConfig, raw, "", problems)
-    if not problems:
-        problems.extend(_check_values(cfg))
+    # range checks too (a field of the wrong type was left at its valid default), so one
+    # round lists every problem
+    problems.extend(_check_values(cfg))
     if problems:
         listing = "\n".join(f"  - {p}" for p in problems)
         raise ConfigError(f"{source}: {len(problems)} problem(s)\n{listing}")
@@ -323,7 +379,9 @@ def _build(cls: type, raw: Any, prefix: str, problems: list[str]) -> Any:
     names = {f.name for f in dataclasses.fields(cls)}
     for key in raw:
         if key not in names:
-            problems.append(f"unknown key '{prefix}{key}' (known: {', '.join(sorted(names))})")
+            close = difflib.get_close_matches(str(key), sorted(names), n=1)
+            hint = f"did you mean '{prefix}{close[0]}'? " if close else ""
+            problems.append(f"unknown key '{prefix}{key}' ({hint}known: {', '.join(sorted(names))})")
     kwargs: dict[str, Any] = {}
     for name in names & set(raw):
         value, hint = raw[name], hints[name]
@@ -427,4 +485,17 @@ def _check_values(cfg: TrainConfig) -> list[str]:
          "'augment.inject.min_db' and 'max_db': give both or neither")
     need(t.max_epochs >= 1 or t.max_steps > 0, "'trainer.max_epochs' must be >= 1")
     need(t.num_nodes >= 1, f"'trainer.num_nodes' must be >= 1, got {t.num_nodes}")
+    if t.monitor not in MONITOR_METRICS:
+        close = difflib.get_close_matches(t.monitor, list(MONITOR_METRICS), n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        problems.append(f"'trainer.monitor': {t.monitor!r} is not a logged metric{hint}; valid: "
+                        + ", ".join(MONITOR_METRICS))
+    elif MONITOR_METRICS[t.monitor] != t.monitor_mode:
+        problems.append(f"'trainer.monitor_mode' is {t.monitor_mode!r} but {t.monitor} is better when "
+                        f"{'higher' if MONITOR_METRICS[t.monitor] == 'max' else 'lower'}: "
+                        f"use trainer.monitor_mode={MONITOR_METRICS[t.monitor]}")
+    es = t.early_stopping
+    need(es.patience is None or es.patience >= 1,
+         f"'trainer.early_stopping.patience' must be >= 1 (or null: off), got {es.patience}")
+    need(es.min_delta >= 0, f"'trainer.early_stopping.min_delta' must be >= 0, got {es.min_delta}")
     return problems

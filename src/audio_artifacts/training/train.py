@@ -21,7 +21,8 @@ from __future__ import annotations
 import inspect
 import json
 import logging
-import os
+from collections.abc import Sequence
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +30,8 @@ import lightning.pytorch as pl
 import numpy as np
 import torch
 import yaml
-from lightning.pytorch.callbacks import ModelCheckpoint
-from lightning.pytorch.loggers import CSVLogger, Logger
+from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
+from lightning.pytorch.loggers import Logger
 from torch import nn
 from torch.utils.data import DataLoader
 
@@ -38,13 +39,16 @@ from audio_artifacts import __version__
 from audio_artifacts.data.dataset import WindowDataset
 from audio_artifacts.errors import CheckpointError, ConfigError
 from audio_artifacts.evaluation import metrics
+from audio_artifacts.evaluation.calibration import calibration_report, fit_temperature
 from audio_artifacts.models.model_dir import ModelInfo, save_model_dir
 from audio_artifacts.models.registry import MODELS, build_model
 from audio_artifacts.training.config import TrainConfig, resolved_config
 from audio_artifacts.training.datamodule import WindowDataModule
 from audio_artifacts.training.module import DetectorModule, check_finite
+from audio_artifacts.training.tracking import make_loggers
 
-__all__ = ["build_training_model", "check_resume_checkpoint", "run_directory", "score_windows", "train"]
+__all__ = ["build_training_model", "check_resume_checkpoint", "model_version", "prepare_run",
+           "run_directory", "score_windows", "train", "trainer_flags", "window_logits"]
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +56,13 @@ log = logging.getLogger(__name__)
 def run_directory(cfg: TrainConfig, out: str | Path | None = None) -> Path:
     """Where a run writes: ``out`` if given, else ``cfg.out_dir / cfg.name``."""
     return Path(out) if out is not None else Path(cfg.out_dir) / cfg.name
+
+
+def model_version(cfg: TrainConfig, now: datetime | None = None) -> str:
+    """The trained model's version: ``cfg.version``, else the UTC time, ``YYYYMMDD.HHMMSS``."""
+    if cfg.version:
+        return cfg.version
+    return (now or datetime.now(timezone.utc)).strftime("%Y%m%d.%H%M%S")
 
 
 def build_training_model(cfg: TrainConfig) -> nn.Module:
@@ -104,32 +115,6 @@ def check_resume_checkpoint(path: Path, module: pl.LightningModule) -> None:
                               + "; ".join(problems))
 
 
-def _tracking_uri(uri: str) -> str:
-    """A plain folder becomes a ``file://`` URI; anything with a scheme is kept."""
-    if "://" in uri or uri.startswith(("file:", "databricks", "azureml:")):
-        return uri
-    return Path(uri).expanduser().resolve().as_uri()
-
-
-def _loggers(cfg: TrainConfig, run_dir: Path) -> list[Logger]:
-    loggers: list[Logger] = [CSVLogger(str(run_dir), name="logs", version="")]
-    if cfg.logger.mlflow:
-        from lightning.pytorch.loggers import MLFlowLogger
-
-        uri = _tracking_uri(cfg.logger.tracking_uri)
-        if uri.startswith("file:"):
-            # MLflow 3 refuses its file store unless asked; a local folder is our
-            # documented default (a database store needs the full mlflow package)
-            os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
-        loggers.append(MLFlowLogger(
-            experiment_name=cfg.logger.experiment,
-            run_name=cfg.logger.run_name or cfg.name,
-            tracking_uri=uri,
-            log_model=False,
-        ))
-    return loggers
-
-
 def check_accelerator(cfg: TrainConfig) -> None:
     """Fail before any data is decoded when the configured accelerator is not on this machine.
 
@@ -142,64 +127,119 @@ def check_accelerator(cfg: TrainConfig) -> None:
             f"trainer.accelerator is '{cfg.trainer.accelerator}' but no CUDA GPU is visible here; "
             "use trainer.accelerator=cpu (or auto) and trainer.precision=32-true"
         )
+    if isinstance(cfg.trainer.devices, list) and (accelerator == "cpu" or not torch.cuda.is_available()):
+        where = "the CPU accelerator takes none" if accelerator == "cpu" else "no CUDA GPU is visible here"
+        raise ConfigError(
+            f"trainer.devices={cfg.trainer.devices} names GPU indices but {where}; "
+            "on CPUs give a count: trainer.accelerator=cpu trainer.devices=2 trainer.strategy=ddp"
+        )
     if accelerator == "mps" and not torch.backends.mps.is_available():
         raise ConfigError("trainer.accelerator is 'mps' but MPS is not available here; use trainer.accelerator=cpu")
 
 
-def _trainer(cfg: TrainConfig, run_dir: Path, loggers: list[Logger]) -> tuple[pl.Trainer, ModelCheckpoint]:
+def trainer_flags(cfg: TrainConfig) -> dict[str, Any]:
+    """``pl.Trainer`` keyword arguments of ``cfg.trainer`` (hardware, length, logging cadence)."""
     t = cfg.trainer
-    checkpoint = ModelCheckpoint(
-        dirpath=run_dir / "checkpoints", filename="best-{epoch}-{step}", monitor=t.monitor,
-        mode=t.monitor_mode, save_top_k=1, save_last=True,
-    )
-    trainer = pl.Trainer(
+    return dict(
         accelerator=t.accelerator, devices=t.devices, num_nodes=t.num_nodes, strategy=t.strategy,
         precision=t.precision, max_epochs=t.max_epochs, max_steps=t.max_steps,
         gradient_clip_val=t.gradient_clip_val, accumulate_grad_batches=t.accumulate_grad_batches,
         limit_train_batches=t.limit_train_batches, limit_val_batches=t.limit_val_batches,
         check_val_every_n_epoch=t.check_val_every_n_epoch, log_every_n_steps=t.log_every_n_steps,
         enable_progress_bar=t.progress_bar, deterministic=t.deterministic,
-        callbacks=[checkpoint], logger=loggers, default_root_dir=str(run_dir),
         use_distributed_sampler=False,  # the DataModule builds rank-aware samplers
         num_sanity_val_steps=0, enable_model_summary=False,
     )
+
+
+def _trainer(cfg: TrainConfig, run_dir: Path, loggers: list[Logger],
+             extra: Sequence[Callback] = ()) -> tuple[pl.Trainer, ModelCheckpoint]:
+    t = cfg.trainer
+    checkpoint = ModelCheckpoint(
+        dirpath=run_dir / "checkpoints", filename="best-{epoch}-{step}", monitor=t.monitor,
+        mode=t.monitor_mode, save_top_k=1, save_last=True,
+    )
+    callbacks: list[Callback] = [checkpoint]
+    if t.early_stopping.patience is not None:
+        callbacks.append(EarlyStopping(monitor=t.monitor, mode=t.monitor_mode,
+                                       patience=t.early_stopping.patience,
+                                       min_delta=t.early_stopping.min_delta, verbose=True))
+    trainer = pl.Trainer(**trainer_flags(cfg), callbacks=[*callbacks, *extra], logger=loggers,
+                         default_root_dir=str(run_dir))
     return trainer, checkpoint
 
 
 @torch.inference_mode()
-def score_windows(
+def window_logits(
     model: nn.Module, dataset: WindowDataset, batch_size: int, device: torch.device | str = "cpu"
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Artifact probabilities of every window of ``dataset`` (no augmentation).
+    """Artifact logits of every window of ``dataset`` (no augmentation).
 
-    Returns ``(probabilities (n,), labels (n,), recording index (n,))``.
+    Returns ``(logits (n,) float64, labels (n,), recording index (n,))``.
     """
     model.eval().to(device)
-    probabilities, labels, recording = [], [], []
+    logits, labels, recording = [], [], []
     for batch in DataLoader(dataset, batch_size=batch_size, shuffle=False):
-        logits = model(batch["waveform"].to(device), batch["length"].to(device)).float()
-        check_finite(logits, "scoring the validation windows")
-        probabilities.append(torch.sigmoid(logits).cpu().numpy())
+        out = model(batch["waveform"].to(device), batch["length"].to(device)).float()
+        check_finite(out, "scoring the validation windows")
+        logits.append(out.cpu().double().numpy())
         labels.append(batch["label"].numpy())
         recording.append(np.asarray(batch["recording"]))
-    return (np.concatenate(probabilities), np.concatenate(labels).astype(int),
+    return (np.concatenate(logits), np.concatenate(labels).astype(int),
             np.concatenate(recording).astype(int))
 
 
+def score_windows(
+    model: nn.Module, dataset: WindowDataset, batch_size: int, device: torch.device | str = "cpu",
+    temperature: float = 1.0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Artifact probabilities ``sigmoid(logit / temperature)`` of every window of ``dataset``.
+
+    Returns ``(probabilities (n,), labels (n,), recording index (n,))``.
+    """
+    from audio_artifacts.inference.detector import sigmoid
+
+    logits, labels, recording = window_logits(model, dataset, batch_size, device)
+    return sigmoid(logits / temperature), labels, recording
+
+
 def _calibrate(model: nn.Module, dm: WindowDataModule, cfg: TrainConfig, device) -> dict[str, Any]:
-    """Recording scores on validation, the F1-optimal threshold, reports at that threshold."""
+    """Temperature on the validation windows, then recording scores (max over the
+    calibrated windows), the F1-optimal threshold and reports at that threshold.
+
+    The temperature is fitted at the window level (the level the network is
+    trained and calibrated on); the threshold is chosen on the calibrated
+    recording scores, so it lives on the same scale as the probabilities that
+    scan reports. Temperature scaling is monotone: the verdicts on validation are
+    those an uncalibrated model would give at the matching threshold.
+    """
+    from audio_artifacts.inference.detector import sigmoid
+
     val = dm.val_set
-    probs, labels, recording = score_windows(
+    logits, labels, recording = window_logits(
         model, val, cfg.data.eval_batch_size or cfg.data.batch_size, device
     )
-    rec_scores = metrics.max_by_recording(recording.tolist(), probs)
-    rec_ids = list(rec_scores)
+    temperature = fit_temperature(logits, labels) if cfg.calibration.temperature else 1.0
+    raw, probs = sigmoid(logits), sigmoid(logits / temperature)
+    rec_ids = list(metrics.max_by_recording(recording.tolist(), probs))
     rec_labels = np.array([val.recordings[r].entry.label for r in rec_ids])
-    rec_probs = np.array([rec_scores[r] for r in rec_ids])
+
+    def recording_scores(p: np.ndarray) -> np.ndarray:
+        scores = metrics.max_by_recording(recording.tolist(), p)
+        return np.array([scores[r] for r in rec_ids])
+
+    rec_probs = recording_scores(probs)
     threshold, how = metrics.operating_threshold(rec_labels, rec_probs, str(cfg.data.val_manifest))
+    calibration = {"temperature": temperature, "fitted_on": "validation windows (log loss)"}
+    for level, y, before, after in (("windows", labels, raw, probs),
+                                    ("recordings", rec_labels, recording_scores(raw), rec_probs)):
+        b, a = calibration_report(y, before), calibration_report(y, after)
+        calibration[level] = {"ece_before": b["ece"], "ece_after": a["ece"],
+                              "brier_before": b["brier"], "brier_after": a["brier"]}
     return {
         "threshold": threshold,
         "threshold_rule": how,
+        "calibration": calibration,
         "recordings": metrics.binary_report(rec_labels, rec_probs, threshold),
         "windows": metrics.binary_report(labels, probs, threshold),
     }
@@ -210,6 +250,8 @@ def _flat_metrics(report: dict[str, Any], fit: dict[str, Any]) -> dict[str, Any]
     for level in ("recordings", "windows"):
         for key in ("f1", "precision", "recall", "roc_auc", "average_precision", "n", "positives"):
             flat[f"val_{level[:-1]}_{key}"] = report[level][key]
+        for key in ("ece_before", "ece_after"):
+            flat[f"val_{level[:-1]}_{key}"] = report["calibration"][level][key]
     flat.update(fit)
     return flat
 
@@ -223,12 +265,18 @@ def _card(cfg: TrainConfig, info: ModelInfo, report: dict[str, Any], dm: WindowD
         ap = "n/a" if r["average_precision"] is None else f"{r['average_precision']:.4f}"
         rows.append(f"| {level} | {r['n']} ({r['positives']} artifact) | {r['f1']:.4f} | "
                     f"{r['precision']:.4f} | {r['recall']:.4f} | {auc} | {ap} |")
+    calibration_rows = [
+        f"| {level} | {c['ece_before']:.4f} / {c['ece_after']:.4f} | "
+        f"{c['brier_before']:.4f} / {c['brier_after']:.4f} |"
+        for level, c in report["calibration"].items() if isinstance(c, dict)
+    ]
     negatives, positives = dm.class_counts()
     return f"""# Model card: {info.name} {info.version}
 
 An artifact detector for hearing-aid test recordings: `waveform (B, samples)` at
 {info.sample_rate} Hz -> artifact logit per {info.window.duration_s} s window
-({info.window.overlap:.0%} overlap); probability = sigmoid(logit). A recording's
+({info.window.overlap:.0%} overlap); probability = sigmoid(logit / T) with the
+temperature T = {info.temperature:.4g} fitted on the validation windows. A recording's
 score is the maximum over its windows.
 
 - architecture: `{info.architecture}`, arguments in `model.json`
@@ -251,7 +299,13 @@ AdamW (backbone lr {cfg.optim.backbone_lr}, head lr {cfg.optim.head_lr}, weight 
 
 ## Operating threshold
 
-**{info.threshold:.6g}** on the artifact probability: {report['threshold_rule']}.
+**{info.threshold:.6g}** on the (calibrated) artifact probability: {report['threshold_rule']}.
+
+## Calibration (validation, before / after temperature scaling)
+
+| level | ECE | Brier |
+|---|---|---|
+{chr(10).join(calibration_rows)}
 
 ## Validation metrics at the threshold
 
@@ -274,7 +328,23 @@ or, from this directory's resolved config (paths as they were at training time):
 """
 
 
-def train(cfg: TrainConfig, out: str | Path | None = None, *, command: str | None = None) -> Path:
+def prepare_run(cfg: TrainConfig) -> tuple[WindowDataModule, nn.Module, DetectorModule]:
+    """Check the accelerator, decode the manifests (every bad file reported here),
+    build the model and its LightningModule: what fitting and the LR finder share."""
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    check_accelerator(cfg)
+    dm = WindowDataModule(cfg.data, cfg.augment, seed=cfg.seed)
+    dm.load()  # every unreadable file is reported here, before any training
+    model = build_training_model(cfg)
+    pos_weight = None
+    if cfg.optim.class_weighting and not cfg.data.balanced_sampler:
+        pos_weight = dm.pos_weight()
+    module = DetectorModule(model, cfg.optim, cfg.augment, pos_weight=pos_weight, seed=cfg.seed)
+    return dm, model, module
+
+
+def train(cfg: TrainConfig, out: str | Path | None = None, *, command: str | None = None,
+          callbacks: Sequence[Callback] = ()) -> Path:
     """Train a detector as configured and write its model directory.
 
     Parameters
@@ -282,6 +352,7 @@ def train(cfg: TrainConfig, out: str | Path | None = None, *, command: str | Non
     cfg : the experiment (see :mod:`audio_artifacts.training.config`)
     out : run directory (default ``cfg.out_dir / cfg.name``)
     command : the command line that started the run, for the model card
+    callbacks : extra Lightning callbacks (the sweep's pruning callback)
 
     Returns
     -------
@@ -303,28 +374,21 @@ def train(cfg: TrainConfig, out: str | Path | None = None, *, command: str | Non
     run_dir = run_directory(cfg, out)
     model_dir = run_dir / "model"
     resolved = resolved_config(cfg)
+    version = model_version(cfg)
     command = command or f"audio-artifacts train --config {run_dir / 'config.yaml'}"
-    pl.seed_everything(cfg.seed, workers=True, verbose=False)
-
-    check_accelerator(cfg)
-    dm = WindowDataModule(cfg.data, cfg.augment, seed=cfg.seed)
-    dm.load()  # every unreadable file is reported here, before any training
-    model = build_training_model(cfg)
-    pos_weight = None
-    if cfg.optim.class_weighting and not cfg.data.balanced_sampler:
-        pos_weight = dm.pos_weight()
-    module = DetectorModule(model, cfg.optim, cfg.augment, pos_weight=pos_weight, seed=cfg.seed)
 
     resume = None
-    if cfg.trainer.resume is not None:
+    if cfg.trainer.resume is not None:  # before the data is decoded: a wrong path fails at once
         resume = Path(cfg.trainer.resume).expanduser()
         if not resume.is_file():
             raise CheckpointError(f"{resume}: checkpoint to resume from not found")
+    dm, model, module = prepare_run(cfg)
+    if resume is not None:
         check_resume_checkpoint(resume, module)
 
     run_dir.mkdir(parents=True, exist_ok=True)
-    loggers = _loggers(cfg, run_dir)
-    trainer, checkpoint = _trainer(cfg, run_dir, loggers)
+    loggers = make_loggers(cfg, run_dir)
+    trainer, checkpoint = _trainer(cfg, run_dir, loggers, callbacks)
     if trainer.is_global_zero:
         (run_dir / "config.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False), encoding="utf-8")
     for logger in loggers:  # the resolved config as run parameters (rank 0 only)
@@ -342,10 +406,15 @@ def train(cfg: TrainConfig, out: str | Path | None = None, *, command: str | Non
         state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
         module.load_state_dict(state)
     model.spec_augment = None
+    best_score = checkpoint.best_model_score
     fit = {
         "epochs": int(trainer.current_epoch),
         "global_step": int(trainer.global_step),
         "best_checkpoint": Path(best).name if best else None,
+        "monitor": cfg.trainer.monitor,
+        "best_score": None if best_score is None else float(best_score),
+        "stopped_early": bool(any(isinstance(c, EarlyStopping) and c.stopped_epoch > 0
+                                  for c in trainer.callbacks)),
     }
     speed = trainer.callback_metrics.get("train_windows_per_s")
     if speed is not None:
@@ -354,10 +423,10 @@ def train(cfg: TrainConfig, out: str | Path | None = None, *, command: str | Non
     report = _calibrate(model, dm, cfg, trainer.strategy.root_device)
     model.to("cpu")
     info = ModelInfo(
-        name=cfg.name, version=cfg.version, architecture=cfg.model.name,
+        name=cfg.name, version=version, architecture=cfg.model.name,
         arguments=model.arguments(), sample_rate=cfg.data.sample_rate, window=dm.spec,
         threshold=float(report["threshold"]), package_version=__version__,
-        metrics=_flat_metrics(report, fit),
+        metrics=_flat_metrics(report, fit), temperature=float(report["calibration"]["temperature"]),
     )
     save_model_dir(model_dir, model, info, config=resolved,
                    card=_card(cfg, info, report, dm, fit, command))
@@ -369,5 +438,6 @@ def train(cfg: TrainConfig, out: str | Path | None = None, *, command: str | Non
         tracker.log_metrics({k: v for k, v in info.metrics.items()
                              if isinstance(v, (int, float)) and v is not None}, step=fit["global_step"])
         tracker.experiment.log_artifacts(tracker.run_id, str(model_dir), artifact_path="model")
-    log.info("model directory written: %s (threshold %.4g)", model_dir, info.threshold)
+    log.info("model directory written: %s (threshold %.4g, temperature %.4g)", model_dir,
+             info.threshold, info.temperature)
     return model_dir
