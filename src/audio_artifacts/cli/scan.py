@@ -374,12 +374,12 @@ def _drop_rows(out: Path, fmt: str, paths: set[str]) -> None:
     if fmt == "csv":
         dialect = CsvSummaryWriter.dialect_of(out) or "plain"
         delimiter = ";" if dialect == "excel" else ","
-        legacy = CsvSummaryWriter.is_legacy(out)
+        missing = CsvSummaryWriter.missing_columns(out)
         kept.append(CsvSummaryWriter.header_line(dialect))  # an older header gains the file_* columns
         for line in lines[1:]:
             fields = next(csv.reader(io.StringIO(line), delimiter=delimiter), [""])
             if fields[0] not in paths:
-                kept.append(line.rstrip("\r\n") + delimiter * 4 + "\n" if legacy else line)
+                kept.append(line.rstrip("\r\n") + delimiter * missing + "\n" if missing else line)
     else:
         for line in lines:
             try:

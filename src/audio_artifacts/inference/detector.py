@@ -60,6 +60,7 @@ class _Batch:
 class _FileDone:
     index: int
     info: object  # audio.AudioInfo
+    stimulus: object | None = None  # results.schema.StimulusRef of a stimulus-aware scan
 
 
 @dataclass
@@ -92,6 +93,7 @@ class WindowScores:
     starts: np.ndarray
     ends: np.ndarray
     probabilities: np.ndarray
+    stimulus: object | None = None  # results.schema.StimulusRef when judged against a stimulus
 
 
 def sigmoid(logits: np.ndarray) -> np.ndarray:
@@ -181,7 +183,8 @@ class Detector:
 
     # ------------------------------------------------------------------ public API
 
-    def scan_file(self, path: str | Path, display_name: str | None = None) -> ScanResult:
+    def scan_file(self, path: str | Path, display_name: str | None = None,
+                  stimulus: str | Path | None = None, stimulus_name: str | None = None) -> ScanResult:
         """Scan one recording; a bad recording gives ``status="error"``, never an exception.
 
         Parameters
@@ -190,26 +193,42 @@ class Detector:
             The recording (any format `audio.read_info` accepts).
         display_name : str, optional
             What to report as ``path`` (e.g. an uploaded file's name); default ``str(path)``.
+        stimulus : str or Path, optional
+            What the test system played: judge only what it does not explain
+            (`inference.stimulus`); ``stimulus_name`` is what the row calls it.
         """
         names = None if display_name is None else [display_name]
-        results = self.scan_many([path], display_names=names)
+        stimuli = None if stimulus is None else [stimulus]
+        stimulus_names = None if stimulus_name is None else [stimulus_name]
+        results = self.scan_many([path], display_names=names, stimuli=stimuli, stimulus_names=stimulus_names)
         try:
             return next(results)
         finally:
             results.close()
 
     def scan_many(
-        self, paths: Iterable[str | Path], display_names: Sequence[str] | None = None
+        self, paths: Iterable[str | Path], display_names: Sequence[str] | None = None,
+        stimuli: Sequence[str | Path | None] | None = None, stimulus_names: Sequence[str] | None = None,
     ) -> Iterator[ScanResult]:
         """Scan recordings one after the other, yielding a `ScanResult` per input, in input order.
 
         The reader thread decodes the next recordings while the model runs on
         the current one, so a folder of many files keeps both cores busy.
+        ``stimuli`` (one per path, None for none) makes the scan stimulus-aware:
+        the windows are those of the residual (`inference.stimulus`), read whole.
         """
         paths = [Path(p) for p in paths]
         if display_names is not None and len(display_names) != len(paths):
             raise ValueError("display_names must have one name per path")
-        for index, outcome in self._scores(paths):
+        if stimuli is not None and len(stimuli) != len(paths):
+            raise ValueError("stimuli must have one entry (or None) per path")
+        if stimulus_names is not None and len(stimulus_names) != len(paths):
+            raise ValueError("stimulus_names must have one name per path")
+        plan = None
+        if stimuli is not None:
+            plan = [None if s is None else (Path(s), str(s) if stimulus_names is None else stimulus_names[i])
+                    for i, s in enumerate(stimuli)]
+        for index, outcome in self._scores(paths, plan):
             name = display_names[index] if display_names is not None else str(paths[index])
             yield self._result(name, outcome)
 
@@ -230,9 +249,10 @@ class Detector:
         scores = self.window_scores(path)
         return list(zip(scores.starts.tolist(), scores.ends.tolist())), scores.probabilities
 
-    def window_scores(self, path: str | Path) -> WindowScores:
-        """`WindowScores` of one recording; raises `AudioLoadError` for a bad one."""
-        ((_, outcome),) = list(self._scores([Path(path)]))
+    def window_scores(self, path: str | Path, stimulus: str | Path | None = None) -> WindowScores:
+        """`WindowScores` of one recording (of its residual with ``stimulus``); `AudioLoadError` for a bad one."""
+        plan = None if stimulus is None else [(Path(stimulus), str(stimulus))]
+        ((_, outcome),) = list(self._scores([Path(path)], plan))
         if isinstance(outcome, _FileFailed):
             raise AudioLoadError(path, outcome.message)
         return outcome
@@ -266,14 +286,19 @@ class Detector:
             duration_s=info.duration_s,
             sample_rate=info.sample_rate,
             channels=info.channels,
+            stimulus=outcome.stimulus,
         )
 
-    def _scores(self, paths: list[Path]) -> Iterator[tuple[int, "WindowScores | _FileFailed"]]:
-        """Run the reader thread over ``paths`` and the model here; yield per file, in order."""
+    def _scores(self, paths: list[Path], stimuli: list | None = None
+                ) -> Iterator[tuple[int, "WindowScores | _FileFailed"]]:
+        """Run the reader thread over ``paths`` and the model here; yield per file, in order.
+
+        ``stimuli``: per path None or (stimulus file, name for the row).
+        """
         items: queue.Queue = queue.Queue(maxsize=self.prefetch_batches)
         stop = threading.Event()
         reader = threading.Thread(
-            target=self._read_all, args=(paths, items, stop), name="audio-artifacts-reader", daemon=True
+            target=self._read_all, args=(paths, items, stop, stimuli), name="audio-artifacts-reader", daemon=True
         )
         reader.start()
         # per open file: window starts, ends and logits so far
@@ -338,9 +363,11 @@ class Detector:
                 starts=np.asarray(starts, dtype=np.float64),
                 ends=np.asarray(ends, dtype=np.float64),
                 probabilities=sigmoid(np.concatenate(chunks)),
+                stimulus=marker.stimulus,
             )
 
-    def _read_all(self, paths: list[Path], items: queue.Queue, stop: threading.Event) -> None:
+    def _read_all(self, paths: list[Path], items: queue.Queue, stop: threading.Event,
+                  stimuli: list | None = None) -> None:
         """Reader thread: every file -> windows packed into batches (across files) -> queue."""
         rate = self.info.sample_rate
         width = self.info.window.window_samples(rate)
@@ -366,12 +393,14 @@ class Detector:
                                    f"{self.info.name} judges recordings of at least {self.min_duration_s:g} s",
                             info))
                         continue
-                    for window in self._windows(path):
+                    windows, stimulus = self._windows(path, None if stimuli is None else stimuli[index])
+                    for window in windows:
                         if batch.add(index, window) and not put(batch.take()):
                             return
                         n_windows += 1
                     batch.closed.append(
-                        _FileDone(index, info) if n_windows else _FileFailed(index, "no audio samples to scan", info)
+                        _FileDone(index, info, stimulus) if n_windows
+                        else _FileFailed(index, "no audio samples to scan", info)
                     )
                 except AudioLoadError as exc:
                     batch.closed.append(_FileFailed(index, exc.reason, info))
@@ -391,13 +420,31 @@ class Detector:
 
         return read_info(path)
 
-    def _windows(self, path: Path):
-        """The windows of one recording at the model rate (`windows.iter_windows`)."""
+    def _windows(self, path: Path, stimulus: tuple[Path, str] | None = None):
+        """The windows of one recording at the model rate (`windows.iter_windows`) and its `StimulusRef`.
+
+        With a ``stimulus`` (its file, its name for the row), the windows are
+        those of the residual (`inference.stimulus.residual_of_files`; both
+        files read whole).
+        """
         from audio_artifacts.audio import stream_audio
-        from audio_artifacts.windows import iter_windows
+        from audio_artifacts.windows import iter_windows, windows_of
 
         rate = self.info.sample_rate
-        return iter_windows(stream_audio(path, self.audio_config), self.info.window, rate)
+        if stimulus is None:
+            return iter_windows(stream_audio(path, self.audio_config), self.info.window, rate), None
+        from audio_artifacts.inference.stimulus import residual_of_files
+        from audio_artifacts.results.schema import StimulusRef
+
+        try:
+            residual, fit = residual_of_files(path, stimulus[0], self.audio_config)
+        except AudioLoadError as exc:
+            if Path(exc.path) == path:
+                raise
+            raise AudioLoadError(path, f"its stimulus {exc.path}: {exc.reason}") from exc
+        ref = StimulusRef(stimulus[1], fit.offset_s,
+                          fit.alignment_snr_db, fit.explained, fit.thd_percent, fit.lines_hz, fit.silent, fit.warning)
+        return windows_of(residual, self.info.window, rate), ref
 
 
 class _BatchBuilder:

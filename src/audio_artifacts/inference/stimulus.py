@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy.fft import irfft, next_fast_len, rfft
-from scipy.ndimage import maximum_filter1d, median_filter, uniform_filter, uniform_filter1d
+from scipy.ndimage import maximum_filter, maximum_filter1d, median_filter, uniform_filter, uniform_filter1d
 
 
 @dataclass(frozen=True)
@@ -58,9 +58,16 @@ class StimulusConfig:
         Highest order of the saturation polynomial (1 = linear only).
     refine_bins, refine_frames : int
         Size of the neighbourhoods of the local complex gain refinement.
-    mask_margin_db : float
-        A cell counts as input-driven when the prediction exceeds the residual
-        by more than this (0: the prediction is the louder part).
+    mask_depth_db, mask_bins, mask_frames : float, int, int
+        A cell counts as input-driven when its residual lies less than
+        ``mask_depth_db`` below the strongest prediction within +-``mask_bins``
+        bins and +-``mask_frames`` frames (the model's errors, compression
+        sidebands and the input's own masking live there).
+    change_db, change_frames : float, int
+        Frames (+-``change_frames``) where the stimulus's spectrum changes by
+        more than ``change_db`` (RMS over its bins): the device's transients
+        there are input-driven in every bin, up to ``mask_depth_db`` below
+        the frame's strongest prediction.
     harmonics : int
         Multiples of each stimulus line treated as input-driven (1 = the line only).
     line_prominence_db : float
@@ -77,11 +84,15 @@ class StimulusConfig:
     align_seconds: float = 60.0
     frame_s: float = 0.064
     hop_s: float = 0.016
-    gain_block_s: float = 0.004
+    gain_block_s: float = 0.01
     nonlinear_orders: int = 7
     refine_bins: int = 9
     refine_frames: int = 9
-    mask_margin_db: float = 0.0
+    mask_depth_db: float = 40.0
+    mask_bins: int = 16
+    mask_frames: int = 1
+    change_db: float = 10.0
+    change_frames: int = 4
     harmonics: int = 10
     line_prominence_db: float = 20.0
     mismatch_explained: float = 0.5
@@ -259,7 +270,18 @@ def stimulus_lines(S: np.ndarray, prominence_db: float) -> np.ndarray:
     peak = level == maximum_filter1d(level, 5, axis=1)
     strong = level > level.max(axis=1, keepdims=True) - 50.0
     active = level.max(axis=1, keepdims=True) > level.max() - 60.0
+    peak[:, :2] = False  # not a line: DC and the lowest bin
     return peak & strong & active & (level - background > prominence_db)
+
+
+def _stimulus_changes(S: np.ndarray, change_db: float) -> np.ndarray:
+    """Boolean ``(frames,)``: the stimulus's spectrum changes by more than ``change_db`` (onsets, steps)."""
+    level = 10 * np.log10(np.abs(S) ** 2 + 1e-300)
+    level = np.maximum(level, level.max() - 60.0)  # what lies 60 dB down does not count
+    step = np.zeros(S.shape[0], dtype=bool)
+    flux = np.sqrt(np.mean((level[2:] - level[:-2]) ** 2 * (level[2:] > level.max() - 50), axis=1))
+    step[1:-1] = flux > change_db / 3
+    return step
 
 
 def _harmonic_cells(lines: np.ndarray, harmonics: int, spread: int = 2) -> np.ndarray:
@@ -276,26 +298,31 @@ def _harmonic_cells(lines: np.ndarray, harmonics: int, spread: int = 2) -> np.nd
     return maximum_filter1d(mask.astype(np.uint8), 3, axis=0).astype(bool)
 
 
-def _thd_percent(X: np.ndarray, lines: np.ndarray, harmonics: int) -> float | None:
-    """THD of the recording at the stimulus's dominant line, when one line dominates most active frames."""
-    counts = lines.sum(axis=1)
-    single = np.flatnonzero(counts >= 1)
-    if single.size < 4:
+def _thd_percent(X: np.ndarray, S: np.ndarray, harmonics: int) -> float | None:
+    """THD of the recording (2f..``harmonics``f re f, percent) when the stimulus is a (stepped) pure tone.
+
+    A frame counts when one line (+-2 bins) holds 90 % of the stimulus frame's
+    power; at least half of the active frames must. Median over those frames.
+    """
+    power_s = np.abs(S) ** 2
+    total = power_s.sum(axis=1)
+    active = total > total.max() * 1e-3
+    peak = np.argmax(power_s, axis=1)
+    bins = S.shape[1]
+    idx = np.arange(bins)
+    near = np.abs(idx[None, :] - peak[:, None]) <= 2
+    tonal = active & ((power_s * near).sum(axis=1) >= 0.9 * total) & (peak >= 2)
+    if tonal.sum() < max(4, 0.5 * active.sum()):
         return None
     power = np.abs(X) ** 2
-    bins = X.shape[1]
     ratios = []
-    for t in single:
-        f = int(np.flatnonzero(lines[t])[np.argmax(power[t, lines[t]])])
-        if f < 2:
-            continue
-        fundamental = power[t, max(0, f - 2) : f + 3].sum()
+    for t in np.flatnonzero(tonal):
+        f = int(peak[t])
+        fundamental = power[t, f - 2 : f + 3].sum()
         harm = sum(power[t, k * f - 2 : k * f + 3].sum() for k in range(2, harmonics + 1) if k * f + 3 <= bins)
         if fundamental > 0:
             ratios.append(harm / fundamental)
-    if not ratios:
-        return None
-    return float(100 * np.sqrt(np.median(ratios)))
+    return float(100 * np.sqrt(np.median(ratios))) if ratios else None
 
 
 # ---------------------------------------------------------------------------- the whole
@@ -367,7 +394,7 @@ def explain_recording(recording: np.ndarray, stimulus: np.ndarray, sample_rate: 
     strongest = np.bincount(np.nonzero(lines)[1], minlength=S.shape[1])
     top = np.argsort(strongest)[::-1][:8]
     lines_hz = tuple(round(float(b * sample_rate / frame), 1) for b in top if strongest[b] >= 3)
-    thd = _thd_percent(X, lines, config.harmonics) if lines_hz else None
+    thd = _thd_percent(X, S, config.harmonics)
     if explained < config.mismatch_explained:
         return unchanged, StimulusFit(
             offset_s, round(snr_db, 2), round(explained, 4), None, lines_hz, False,
@@ -376,7 +403,13 @@ def explain_recording(recording: np.ndarray, stimulus: np.ndarray, sample_rate: 
 
     floor = np.percentile(np.abs(R) ** 2, 20, axis=0) / -np.log(0.8)
     floor = median_filter(floor, size=17, mode="nearest")
-    input_driven = np.abs(P) ** 2 * 10 ** (-config.mask_margin_db / 10) > np.abs(R) ** 2
+    masking = maximum_filter(np.abs(P) ** 2, size=(2 * config.mask_frames + 1, 2 * config.mask_bins + 1))
+    # Where the stimulus changes (onsets, steps, offsets), the device's transients spread over every bin.
+    changes = _stimulus_changes(S, config.change_db)
+    changes = maximum_filter1d(changes.astype(np.uint8), 2 * config.change_frames + 1).astype(bool)
+    broadband = maximum_filter1d(np.max(np.abs(P) ** 2, axis=1), 2 * config.change_frames + 1)
+    masking[changes] = np.maximum(masking[changes], broadband[changes, None])
+    input_driven = masking * 10 ** (-config.mask_depth_db / 10) > np.abs(R) ** 2
     input_driven |= _harmonic_cells(lines, config.harmonics) & (np.abs(R) ** 2 > floor)
     magnitude = np.abs(R)
     clamp = input_driven & (magnitude**2 > floor)
@@ -384,3 +417,19 @@ def explain_recording(recording: np.ndarray, stimulus: np.ndarray, sample_rate: 
     residual = _istft(R, frame, hop, x.size).astype(np.float32)
     return residual, StimulusFit(offset_s, round(snr_db, 2), round(explained, 4),
                                  None if thd is None else round(thd, 3), lines_hz, False, None)
+
+
+def residual_of_files(recording_path, stimulus_path, audio_config,
+                      config: StimulusConfig = StimulusConfig()) -> tuple[np.ndarray, StimulusFit]:
+    """`explain_recording` of two files, both read by `audio.load_audio` at ``audio_config``'s rate.
+
+    Raises
+    ------
+    AudioLoadError
+        When either file cannot be read (the error names the file).
+    """
+    from audio_artifacts.audio import load_audio
+
+    recording = load_audio(recording_path, audio_config)
+    stimulus = load_audio(stimulus_path, audio_config)
+    return explain_recording(recording, stimulus, audio_config.sample_rate, config)
