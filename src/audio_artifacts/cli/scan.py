@@ -88,6 +88,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="compute threads of the model backend (default: the backend's choice)")
     parser.add_argument("--batch-size", type=int, default=16, metavar="N",
                         help="windows per model call (default: 16; larger batches raise peak memory)")
+    stimulus = parser.add_mutually_exclusive_group()
+    stimulus.add_argument("--stimulus", metavar="FILE", default=None,
+                          help="what the test system played (any rate, format, level, start): judge only what "
+                               "it does not explain (the same stimulus for every recording)")
+    stimulus.add_argument("--stimulus-map", metavar="CSV", default=None,
+                          help="recording;stimulus rows (';'-separated, paths relative to the CSV's folder): "
+                               "each recording judged against its own stimulus")
 
 
 def _usage_error(message: str) -> int:
@@ -185,14 +192,23 @@ def expand_inputs(patterns: list[str], recursive: bool = True) -> tuple[list[Pat
 IDENTITY_CHUNK = 32
 
 
-def _scan_in_chunks(detector, paths: list[Path], identities: dict[str, FileIdentity | None]):  # noqa: ANN001, ANN202
-    """(path, result) in order; each chunk's identities are taken before its files are read."""
+def _scan_in_chunks(detector, paths: list[Path], identities: dict[str, FileIdentity | None],  # noqa: ANN001, ANN202
+                    stimuli: dict[str, tuple[Path, str]] | None = None):
+    """(path, result) in order; each chunk's identities are taken before its files are read.
+
+    ``stimuli``: recording (``str(path)``) -> (stimulus file, its name on the row).
+    """
     for start in range(0, len(paths), IDENTITY_CHUNK):
         chunk = paths[start : start + IDENTITY_CHUNK]
         for path in chunk:
             if str(path) not in identities:
                 identities[str(path)] = FileIdentity.of(path)
-        results = detector.scan_many(chunk)
+        if stimuli:
+            plan = [stimuli.get(str(path)) for path in chunk]
+            results = detector.scan_many(chunk, stimuli=[None if p is None else p[0] for p in plan],
+                                         stimulus_names=[None if p is None else p[1] for p in plan])
+        else:
+            results = detector.scan_many(chunk)
         try:
             yield from zip(chunk, results)
         finally:
@@ -207,6 +223,73 @@ def _plot_name(path: Path, used: set[str]) -> str:
         name = f"{path.stem}-{n}.png"
     used.add(name)
     return name
+
+
+def stimulus_plan(paths: list[Path], stimulus: str | None,
+                  stimulus_map: str | None) -> dict[str, tuple[Path, str]] | None:
+    """Which stimulus each recording is judged against: ``str(path)`` -> (file, name for the row).
+
+    ``stimulus``: one file for all. ``stimulus_map``: a ``recording;stimulus``
+    CSV (a ``recording;stimulus`` header line is allowed; paths relative to the
+    CSV's folder). Recordings the map does not name are scanned without one.
+
+    Raises
+    ------
+    ValueError
+        Listing every problem at once: an unreadable stimulus, a malformed row,
+        a row naming a recording that is not being scanned.
+    """
+    import csv
+
+    from audio_artifacts.audio import read_info
+    from audio_artifacts.errors import AudioLoadError
+
+    if stimulus is None and stimulus_map is None:
+        return None
+    if stimulus is not None:
+        try:
+            read_info(stimulus)
+        except AudioLoadError as exc:
+            raise ValueError(f"--stimulus {exc}") from exc
+        return {str(p): (Path(stimulus), stimulus) for p in paths}
+    table = Path(stimulus_map)
+    try:
+        text = table.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"--stimulus-map {table}: cannot be read ({exc})") from exc
+    by_abs = {os.path.abspath(p): p for p in paths}
+    plan: dict[str, tuple[Path, str]] = {}
+    problems: list[str] = []
+    checked: dict[str, str | None] = {}
+    for number, row in enumerate(csv.reader(text.splitlines(), delimiter=";"), 1):
+        if not row or all(not cell.strip() for cell in row):
+            continue
+        if number == 1 and [c.strip().lower() for c in row] == ["recording", "stimulus"]:
+            continue
+        if len(row) != 2 or not row[0].strip() or not row[1].strip():
+            problems.append(f"line {number}: expected 'recording;stimulus', got {';'.join(row)!r}")
+            continue
+        recording = os.path.abspath(table.parent / row[0].strip())
+        stim = table.parent / row[1].strip()
+        if recording not in by_abs:
+            problems.append(f"line {number}: recording {row[0].strip()} is not among the recordings scanned")
+        if str(stim) not in checked:
+            try:
+                read_info(stim)
+                checked[str(stim)] = None
+            except AudioLoadError as exc:
+                checked[str(stim)] = exc.reason
+        if checked[str(stim)] is not None:
+            problems.append(f"line {number}: stimulus {stim}: {checked[str(stim)]}")
+        if recording in by_abs and checked[str(stim)] is None:
+            plan[str(by_abs[recording])] = (stim, row[1].strip())
+    if problems:
+        raise ValueError(f"--stimulus-map {table}: {len(problems)} problem(s):\n  " + "\n  ".join(problems))
+    missing = [str(p) for p in paths if str(p) not in plan]
+    if missing:
+        print(f"audio-artifacts scan: warning: --stimulus-map names no stimulus for {len(missing)} recording(s) "
+              f"(judged on the recording alone), e.g. {missing[0]}", file=sys.stderr)
+    return plan
 
 
 @dataclass(frozen=True)
@@ -244,6 +327,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"audio-artifacts scan: warning: {warning}", file=sys.stderr)
     if not paths:
         return _usage_error("no recordings found in: " + ", ".join(args.paths))
+    try:
+        args.stimuli_by_path = stimulus_plan(paths, getattr(args, "stimulus", None),
+                                             getattr(args, "stimulus_map", None))
+    except ValueError as exc:
+        return _usage_error(str(exc))
 
     # Identities are taken before a file is read (here for files with a row, in
     # `_scan` for the others): a file replaced while it is scanned then has a
@@ -445,7 +533,8 @@ def _scan(
         try:
             if table is not None:
                 bar.write(table.header(), file=sys.stdout)
-            for path, result in _scan_in_chunks(detector, paths, identities):
+            stimuli = getattr(args, "stimuli_by_path", None)
+            for path, result in _scan_in_chunks(detector, paths, identities, stimuli):
                 result = dataclasses.replace(result, identity=identities[str(path)])
                 if writer is not None:
                     writer.write(result)
@@ -458,7 +547,11 @@ def _scan(
                 counts["error"] += not result.ok
                 if plots_dir is not None and result.ok and (result.flagged or args.plots_all):
                     try:
-                        plot_scan(path, result, plots_dir / _plot_name(path, used_names), detector.audio_config)
+                        if result.stimulus is not None and stimuli and str(path) in stimuli:
+                            _plot_residual(path, stimuli[str(path)][0], result,
+                                           plots_dir / _plot_name(path, used_names), detector.audio_config)
+                        else:
+                            plot_scan(path, result, plots_dir / _plot_name(path, used_names), detector.audio_config)
                     except Exception as exc:  # a picture must never cost the scan its results
                         bar.write(f"audio-artifacts scan: warning: no picture for {path}: {exc}", file=sys.stderr)
                 bar.set_postfix(counts, refresh=False)
@@ -471,3 +564,18 @@ def _scan(
     if table is not None:
         print()
         print(_footer(outcomes))
+
+
+def _plot_residual(path: Path, stimulus: Path, result, out_png: Path, audio_config) -> None:  # noqa: ANN001
+    """The scan picture of what the stimulus does not explain (the residual the windows describe)."""
+    import tempfile
+
+    from audio_artifacts.audio import write_audio
+    from audio_artifacts.inference.stimulus import residual_of_files
+    from audio_artifacts.plots import plot_scan
+
+    residual, _ = residual_of_files(path, stimulus, audio_config)
+    with tempfile.TemporaryDirectory(prefix="audio-artifacts-residual-") as folder:
+        temporary = Path(folder) / "residual.wav"
+        write_audio(temporary, residual, audio_config.sample_rate, subtype="FLOAT")
+        plot_scan(temporary, result, out_png, audio_config)
