@@ -15,6 +15,13 @@ memory stays bounded whatever the length of a recording.
 
 Comparisons with the threshold are ``probability >= threshold`` everywhere
 (verdict, ``triggered_at``, events).
+
+Stimulus-aware (``scan_many(..., stimuli=...)``): the recording and its
+stimulus are read whole, `inference.stimulus.explain_recording` makes the
+residual (what the stimulus does not explain), and the model judges both the
+recording's and the residual's windows; a window's probability is the
+smaller of the two (``stimulus_rule="both"``): an artifact is in the output
+and not explained by the input.
 """
 
 from __future__ import annotations
@@ -94,6 +101,9 @@ class WindowScores:
     ends: np.ndarray
     probabilities: np.ndarray
     stimulus: object | None = None  # results.schema.StimulusRef when judged against a stimulus
+    # With a residual: the two inputs of the stimulus rule, shape (n_windows,) each.
+    recording_probabilities: np.ndarray | None = None
+    residual_probabilities: np.ndarray | None = None
 
 
 def sigmoid(logits: np.ndarray) -> np.ndarray:
@@ -151,6 +161,7 @@ class Detector:
         channel: str | int = "mean",
         prefetch_batches: int = 2,
         workers: int | None = None,
+        stimulus_rule: str = "both",
     ) -> None:
         from audio_artifacts.audio import AudioConfig
         from audio_artifacts.models.model_dir import default_model_dir, read_model_info
@@ -161,6 +172,9 @@ class Detector:
         workers = min(2, threads) if workers is None else workers
         if threads < 1 or workers < 1:
             raise ValueError(f"threads and workers must be >= 1, got threads={threads}, workers={workers}")
+        if stimulus_rule not in ("both", "residual"):
+            raise ValueError(f"stimulus_rule must be 'both' or 'residual', got {stimulus_rule!r}")
+        self.stimulus_rule = stimulus_rule
         if prefetch_batches < 1:
             raise ValueError(f"prefetch_batches must be >= 1, got {prefetch_batches}")
         if threshold is not None and not 0.0 <= threshold <= 1.0:
@@ -326,9 +340,9 @@ class Detector:
                 while in_flight and (
                     len(in_flight) >= self.workers or in_flight[0][1] is None or in_flight[0][1].done()
                 ):
-                    yield from self._finish(*in_flight.popleft(), open_files)
+                    yield from self._finish(*in_flight.popleft(), open_files, self.stimulus_rule)
             while in_flight:
-                yield from self._finish(*in_flight.popleft(), open_files)
+                yield from self._finish(*in_flight.popleft(), open_files, self.stimulus_rule)
         finally:
             stop.set()
             if pool is not None:
@@ -341,7 +355,7 @@ class Detector:
             reader.join()
 
     @staticmethod
-    def _finish(item: _Batch, future: Future | None, open_files: dict):
+    def _finish(item: _Batch, future: Future | None, open_files: dict, stimulus_rule: str = "both"):
         """Hand a batch's logits to its files; yield the files it closes."""
         if future is not None:
             logits = future.result()
@@ -355,15 +369,24 @@ class Detector:
                 chunks.append(logits[rows[0] : rows[-1] + 1])
         for marker in item.closed:
             starts, ends, chunks = open_files.pop(marker.index, ([], [], []))
+            _, _, residual_chunks = open_files.pop(_residual_owner(marker.index), ([], [], []))
             if isinstance(marker, _FileFailed):
                 yield marker.index, marker
                 continue
+            recording = probabilities = sigmoid(np.concatenate(chunks))
+            residual = None
+            if residual_chunks:
+                residual = sigmoid(np.concatenate(residual_chunks))
+                # An artifact is in the recording AND not explained by its input: both must flag it.
+                probabilities = residual if stimulus_rule == "residual" else np.minimum(recording, residual)
             yield marker.index, WindowScores(
                 info=marker.info,
                 starts=np.asarray(starts, dtype=np.float64),
                 ends=np.asarray(ends, dtype=np.float64),
-                probabilities=sigmoid(np.concatenate(chunks)),
+                probabilities=probabilities,
                 stimulus=marker.stimulus,
+                recording_probabilities=None if residual is None else recording,
+                residual_probabilities=residual,
             )
 
     def _read_all(self, paths: list[Path], items: queue.Queue, stop: threading.Event,
@@ -394,10 +417,12 @@ class Detector:
                             info))
                         continue
                     windows, stimulus = self._windows(path, None if stimuli is None else stimuli[index])
-                    for window in windows:
-                        if batch.add(index, window) and not put(batch.take()):
+                    for residual, window in windows:
+                        # The residual's windows belong to a shadow owner, merged when the file closes.
+                        if batch.add(_residual_owner(index) if residual else index, window) \
+                                and not put(batch.take()):
                             return
-                        n_windows += 1
+                        n_windows += not residual
                     batch.closed.append(
                         _FileDone(index, info, stimulus) if n_windows
                         else _FileFailed(index, "no audio samples to scan", info)
@@ -421,30 +446,42 @@ class Detector:
         return read_info(path)
 
     def _windows(self, path: Path, stimulus: tuple[Path, str] | None = None):
-        """The windows of one recording at the model rate (`windows.iter_windows`) and its `StimulusRef`.
+        """The windows of one recording at the model rate and its `StimulusRef`.
 
-        With a ``stimulus`` (its file, its name for the row), the windows are
-        those of the residual (`inference.stimulus.residual_of_files`; both
-        files read whole).
+        Yields ``(residual, window)`` pairs: without a ``stimulus`` (its file,
+        its name for the row) the recording's windows (`windows.iter_windows`,
+        streamed). With one, both files are read whole, and the recording's
+        windows are followed by those of the residual
+        (`inference.stimulus.explain_recording`) unless the stimulus was not
+        used (silent, or it does not match: then the recording alone).
         """
-        from audio_artifacts.audio import stream_audio
+        from audio_artifacts.audio import load_audio, stream_audio
         from audio_artifacts.windows import iter_windows, windows_of
 
         rate = self.info.sample_rate
         if stimulus is None:
-            return iter_windows(stream_audio(path, self.audio_config), self.info.window, rate), None
-        from audio_artifacts.inference.stimulus import residual_of_files
+            windows = iter_windows(stream_audio(path, self.audio_config), self.info.window, rate)
+            return ((False, w) for w in windows), None
+        from audio_artifacts.inference.stimulus import explain_recording
         from audio_artifacts.results.schema import StimulusRef
 
+        recording = load_audio(path, self.audio_config)
         try:
-            residual, fit = residual_of_files(path, stimulus[0], self.audio_config)
+            played = load_audio(stimulus[0], self.audio_config)
         except AudioLoadError as exc:
-            if Path(exc.path) == path:
-                raise
             raise AudioLoadError(path, f"its stimulus {exc.path}: {exc.reason}") from exc
+        residual, fit = explain_recording(recording, played, rate)
         ref = StimulusRef(stimulus[1], fit.offset_s,
                           fit.alignment_snr_db, fit.explained, fit.thd_percent, fit.lines_hz, fit.silent, fit.warning)
-        return windows_of(residual, self.info.window, rate), ref
+        pairs = [(False, w) for w in windows_of(recording, self.info.window, rate)]
+        if not (fit.silent or fit.warning):
+            pairs += [(True, w) for w in windows_of(residual, self.info.window, rate)]
+        return pairs, ref
+
+
+def _residual_owner(index: int) -> int:
+    """The batch owner id of file ``index``'s residual windows (never a file index)."""
+    return -1 - index
 
 
 class _BatchBuilder:

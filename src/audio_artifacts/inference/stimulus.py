@@ -252,10 +252,15 @@ def _polynomial_fit(x: np.ndarray, z: np.ndarray, orders: int) -> np.ndarray:
     """Least-squares memoryless polynomial (orders 1..``orders``) of ``z`` that best explains ``x``."""
     scale = float(np.max(np.abs(z))) or 1.0
     u = z / scale
-    basis = [u**k - (np.mean(u**k) if k % 2 == 0 else 0.0) for k in range(1, orders + 1)]
-    A = np.stack(basis, axis=1)
-    coef, *_ = np.linalg.lstsq(A, x, rcond=None)
-    return A @ coef
+    basis = np.empty((orders, u.size))
+    power = u.copy()
+    for k in range(1, orders + 1):  # u, u^2 - mean, u^3, ...: even orders without their DC
+        basis[k - 1] = power - (power.mean() if k % 2 == 0 else 0.0)
+        if k < orders:
+            power = power * u
+    gram = basis @ basis.T
+    coef = np.linalg.solve(gram + 1e-12 * np.trace(gram) * np.eye(orders), basis @ x)
+    return coef @ basis
 
 
 def stimulus_lines(S: np.ndarray, prominence_db: float) -> np.ndarray:
@@ -266,7 +271,7 @@ def stimulus_lines(S: np.ndarray, prominence_db: float) -> np.ndarray:
     """
     power = np.abs(S) ** 2 + 1e-300
     level = 10 * np.log10(power)
-    background = median_filter(level, size=(1, 33), mode="nearest")
+    background = uniform_filter1d(level, 33, axis=1, mode="nearest")  # mean log level around (cheap)
     peak = level == maximum_filter1d(level, 5, axis=1)
     strong = level > level.max(axis=1, keepdims=True) - 50.0
     active = level.max(axis=1, keepdims=True) > level.max() - 60.0
@@ -368,6 +373,8 @@ def explain_recording(recording: np.ndarray, stimulus: np.ndarray, sample_rate: 
         hop -= 1
     block = max(1, int(round(config.gain_block_s * sample_rate)))
 
+    dc = float(np.mean(x))
+    x = x - dc  # fits see no DC offset (it would leak into the even-order terms as rumble)
     X = _stft(x, frame, hop)
     S = _stft(a, frame, hop)
     H = _transfer(X, S)
@@ -414,7 +421,7 @@ def explain_recording(recording: np.ndarray, stimulus: np.ndarray, sample_rate: 
     magnitude = np.abs(R)
     clamp = input_driven & (magnitude**2 > floor)
     R = np.where(clamp, R * np.sqrt(floor) / np.maximum(magnitude, 1e-300), R)
-    residual = _istft(R, frame, hop, x.size).astype(np.float32)
+    residual = (_istft(R, frame, hop, x.size) + dc).astype(np.float32)
     return residual, StimulusFit(offset_s, round(snr_db, 2), round(explained, 4),
                                  None if thd is None else round(thd, 3), lines_hz, False, None)
 
