@@ -20,9 +20,11 @@ Steps (all at the model rate, plain numpy)::
                changes, residual delay)
     subtract   residual = recording - prediction
     mask       cells where the prediction is louder than what is left, and
-               cells on the harmonics (1f..``harmonics``f) of the stimulus's
+               the same broadband in frames where the stimulus changes
+               (steps, onsets: the device's splatter), and cells on the harmonics
+               (1f..``harmonics``f) of the stimulus's
                own spectral lines, are input-driven: they are set to the
-               residual's own floor there (phase kept)
+               residual's own floor there (comfort noise: random phase)
 
 Under a quiet input (a silent stimulus) the residual is the recording
 itself. A stimulus that does not explain the recording (wrong file) leaves
@@ -65,7 +67,7 @@ class StimulusConfig:
         sidebands and the input's own masking live there).
     change_db, change_frames : float, int
         Frames (+-``change_frames``) where the stimulus's spectrum changes by
-        more than ``change_db`` (RMS over its bins): the device's transients
+        more than ``change_db`` in one of 24 bands: the device's transients
         there are input-driven in every bin, up to ``mask_depth_db`` below
         the frame's strongest prediction.
     harmonics : int
@@ -279,13 +281,25 @@ def stimulus_lines(S: np.ndarray, prominence_db: float) -> np.ndarray:
     return peak & strong & active & (level - background > prominence_db)
 
 
-def _stimulus_changes(S: np.ndarray, change_db: float) -> np.ndarray:
-    """Boolean ``(frames,)``: the stimulus's spectrum changes by more than ``change_db`` (onsets, steps)."""
-    level = 10 * np.log10(np.abs(S) ** 2 + 1e-300)
-    level = np.maximum(level, level.max() - 60.0)  # what lies 60 dB down does not count
+def _stimulus_changes(S: np.ndarray, change_db: float, bands: int = 24) -> np.ndarray:
+    """Boolean ``(frames,)``: frames where a band of the stimulus rises or falls by ``change_db`` (onsets, steps).
+
+    The bins are pooled into ``bands`` log-spaced bands; only bands within
+    40 dB of the frame's strongest count, so a note starting in music or a
+    tone stepping to a new frequency marks its frames, while noise far
+    below does not.
+    """
+    power = np.abs(S) ** 2
+    edges = np.unique(np.geomspace(2, S.shape[1], bands + 1).astype(int))
+    band = np.stack([power[:, lo:hi].sum(axis=1) for lo, hi in zip(edges[:-1], edges[1:])], axis=1)
+    level = 10 * np.log10(band + 1e-300)
+    level = np.maximum(level, level.max() - 60.0)
     step = np.zeros(S.shape[0], dtype=bool)
-    flux = np.sqrt(np.mean((level[2:] - level[:-2]) ** 2 * (level[2:] > level.max() - 50), axis=1))
-    step[1:-1] = flux > change_db / 3
+    if S.shape[0] < 3:
+        return step
+    loud = np.maximum(level[2:], level[:-2]) > np.maximum(level[2:], level[:-2]).max(axis=1, keepdims=True) - 40.0
+    jump = np.abs(level[2:] - level[:-2]) * loud
+    step[1:-1] = jump.max(axis=1) > change_db
     return step
 
 
@@ -420,7 +434,10 @@ def explain_recording(recording: np.ndarray, stimulus: np.ndarray, sample_rate: 
     input_driven |= _harmonic_cells(lines, config.harmonics) & (np.abs(R) ** 2 > floor)
     magnitude = np.abs(R)
     clamp = input_driven & (magnitude**2 > floor)
-    R = np.where(clamp, R * np.sqrt(floor) / np.maximum(magnitude, 1e-300), R)
+    # Comfort noise: the floor's level with a random phase. Keeping the leftover's own phase would keep
+    # it coherent from frame to frame, a faint line the model can still see. Fixed seed: same input, same residual.
+    phase = np.exp(2j * np.pi * np.random.default_rng(0).random(R.shape))
+    R = np.where(clamp, np.sqrt(floor) * phase, R)
     residual = (_istft(R, frame, hop, x.size) + dc).astype(np.float32)
     return residual, StimulusFit(offset_s, round(snr_db, 2), round(explained, 4),
                                  None if thd is None else round(thd, 3), lines_hz, False, None)
