@@ -18,6 +18,15 @@ Output contract
   again). A recording whose identity changed (replaced, re-recorded) has its
   old row removed and is scanned again, and the scan says so.
 
+Stimulus-aware
+--------------
+``--stimulus FILE`` (one for all) or ``--stimulus-map CSV`` (``recording;stimulus``
+rows, paths relative to the CSV's folder; every problem listed at once, exit
+2 before scanning): what the test system played. Each recording is then
+judged on what that stimulus does not explain (`inference.stimulus`), and its
+row carries a ``stimulus`` object (file, alignment found, explained power,
+THD, or a warning when the stimulus does not match).
+
 Exit codes
 ----------
 0 every recording scanned; 1 some recordings could not be scanned (each has
