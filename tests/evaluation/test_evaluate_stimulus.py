@@ -12,7 +12,6 @@ from audio_artifacts.simulate.dataset import write_dataset
 from audio_artifacts.simulate.recording import SimulatorConfig
 
 
-
 def _tiny_model(path: Path) -> Path:
     import torch
 

@@ -60,7 +60,7 @@ def test_alignment_finds_a_known_offset_at_another_rate_and_level(tmp_path: Path
     # Within 1 ms: what is left is the device's own group delay, which the transfer function absorbs.
     assert abs(lag / RATE - offset_s) < 1e-3, (lag / RATE, offset_s)
     assert snr_db > 20
-    residual, fit = explain_recording(recording, stimulus, RATE)
+    _, fit = explain_recording(recording, stimulus, RATE)
     assert fit.warning is None and fit.explained > 0.95
     assert abs(fit.offset_s - offset_s) < 1e-3
 

@@ -38,7 +38,13 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy.fft import irfft, next_fast_len, rfft
-from scipy.ndimage import maximum_filter, maximum_filter1d, median_filter, uniform_filter, uniform_filter1d
+from scipy.ndimage import (
+    maximum_filter,
+    maximum_filter1d,
+    median_filter,
+    uniform_filter,
+    uniform_filter1d,
+)
 
 
 @dataclass(frozen=True)
@@ -305,7 +311,7 @@ def _stimulus_changes(S: np.ndarray, change_db: float, bands: int = 24) -> np.nd
 
 def _harmonic_cells(lines: np.ndarray, harmonics: int, spread: int = 2) -> np.ndarray:
     """Cells on 1..``harmonics`` times each line (+-``spread`` bins, wider with k), neighbour frames too."""
-    frames, bins = lines.shape
+    bins = lines.shape[1]
     mask = np.zeros_like(lines)
     t_idx, f_idx = np.nonzero(lines)
     for k in range(1, harmonics + 1):
