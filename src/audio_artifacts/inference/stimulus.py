@@ -19,12 +19,13 @@ Steps (all at the model rate, plain numpy)::
                ``refine_bins`` x ``refine_frames`` cells (slow per-band level
                changes, residual delay)
     subtract   residual = recording - prediction
-    mask       cells where the prediction is louder than what is left, and
-               the same broadband in frames where the stimulus changes
-               (steps, onsets: the device's splatter), and cells on the harmonics
-               (1f..``harmonics``f) of the stimulus's
-               own spectral lines, are input-driven: they are set to the
-               residual's own floor there (comfort noise: random phase)
+    mask       input-driven cells: what is left ``mask_depth_db`` under a
+               nearby loud prediction (broadband around stimulus changes:
+               steps, onsets), and the harmonics 1f..``harmonics``f of the
+               stimulus's own spectral lines; they become comfort noise at
+               the residual's own floor (random phase, fixed seed)
+    judge      (in the Detector) a window is an artifact when the model
+               flags both the recording and the residual there
 
 Under a quiet input (a silent stimulus) the residual is the recording
 itself. A stimulus that does not explain the recording (wrong file) leaves
@@ -67,10 +68,13 @@ class StimulusConfig:
     refine_bins, refine_frames : int
         Size of the neighbourhoods of the local complex gain refinement.
     mask_depth_db, mask_bins, mask_frames : float, int, int
-        A cell counts as input-driven when its residual lies less than
+        A cell counts as input-driven when its residual lies more than
         ``mask_depth_db`` below the strongest prediction within +-``mask_bins``
-        bins and +-``mask_frames`` frames (the model's errors, compression
-        sidebands and the input's own masking live there).
+        bins and +-``mask_frames`` frames: what is left that far under a loud
+        input component is the model's error or the device's own
+        input-driven by-products (compression sidebands, intermodulation).
+        A residual closer to (or above) the prediction is kept: an artifact
+        loud enough to show next to the input.
     change_db, change_frames : float, int
         Frames (+-``change_frames``) where the stimulus's spectrum changes by
         more than ``change_db`` in one of 24 bands: the device's transients
@@ -96,7 +100,7 @@ class StimulusConfig:
     nonlinear_orders: int = 7
     refine_bins: int = 9
     refine_frames: int = 9
-    mask_depth_db: float = 40.0
+    mask_depth_db: float = 50.0
     mask_bins: int = 16
     mask_frames: int = 1
     change_db: float = 10.0
