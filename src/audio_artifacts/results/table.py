@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from audio_artifacts.results.schema import ScanResult
 
@@ -26,10 +27,16 @@ class TableFormatter:
         if not result.ok:
             return f"{name:<{w}}  {'ERROR':<11}  {result.error}"
         hit = "-" if result.triggered_at is None else f"{result.triggered_at:.2f}s"
-        return (
+        line = (
             f"{name:<{w}}  {result.verdict:<11}  {result.probability:>6.3f}  {hit:>9}  "
             f"{len(result.events):>6}  {_duration(result.duration_s):>9}"
         )
+        ref = result.stimulus
+        if ref is not None:  # stimulus-aware: say against what, and warn when it was not used
+            line += f"  stimulus {Path(ref.file).name} at {ref.offset_s:+.3f}s"
+            if ref.warning:
+                line += f"  WARNING: {ref.warning}"
+        return line
 
     @staticmethod
     def footer(n_files: int, n_artifact: int, n_error: int) -> str:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from audio_artifacts.errors import AudioArtifactsError
-from audio_artifacts.results.schema import CSV_COLUMNS, CSV_DIALECTS, LEGACY_CSV_COLUMNS, ScanResult
+from audio_artifacts.results.schema import CSV_COLUMNS, CSV_DIALECTS, OLDER_CSV_HEADERS, ScanResult
 
 _BOM = "\ufeff"
 
@@ -234,13 +234,21 @@ class CsvSummaryWriter(_RowWriter):
 
     @staticmethod
     def is_legacy(path: str | os.PathLike[str]) -> bool:
-        """True for a summary written before the ``file_*`` columns existed."""
+        """True for a summary written with an older header (before the ``file_*`` or ``stimulus*`` columns)."""
+        return CsvSummaryWriter.missing_columns(path) > 0
+
+    @staticmethod
+    def missing_columns(path: str | os.PathLike[str]) -> int:
+        """How many of :data:`CSV_COLUMNS` (at the end) an existing summary's older header lacks; 0 otherwise."""
         path = Path(path)
         if not path.is_file():
-            return False
+            return 0
         with open(path, encoding="utf-8", errors="replace", newline="") as handle:
             first = handle.readline().rstrip("\r\n").removeprefix(_BOM)
-        return first in (",".join(LEGACY_CSV_COLUMNS), ";".join(LEGACY_CSV_COLUMNS))
+        for older in OLDER_CSV_HEADERS:
+            if first in (",".join(older), ";".join(older)):
+                return len(CSV_COLUMNS) - len(older)
+        return 0
 
     @staticmethod
     def dialect_of(path: str | os.PathLike[str]) -> str | None:
@@ -252,7 +260,7 @@ class CsvSummaryWriter(_RowWriter):
             first = handle.readline().rstrip("\r\n")
         excel = first.startswith(_BOM)
         header = first.removeprefix(_BOM).split(";" if excel else ",")
-        if tuple(header) in (CSV_COLUMNS, LEGACY_CSV_COLUMNS):
+        if tuple(header) == CSV_COLUMNS or tuple(header) in OLDER_CSV_HEADERS:
             return "excel" if excel else "plain"
         return None
 
