@@ -21,7 +21,7 @@ from audio_artifacts.results.schema import CSV_COLUMNS, ScanResult
 
 CONTRACT_KEYS = [
     "path", "status", "error", "duration_s", "sample_rate", "channels", "probability",
-    "verdict", "threshold", "triggered_at", "windows", "events", "model", "identity",
+    "verdict", "threshold", "triggered_at", "windows", "events", "model", "identity", "stimulus",
 ]
 CLI = [sys.executable, "-c", "import sys; from audio_artifacts.cli import main; sys.exit(main())"]
 

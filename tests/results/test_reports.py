@@ -18,7 +18,7 @@ from audio_artifacts.results.writers import CsvSummaryWriter, JsonlWriter, done_
 MODEL = {"name": "tiny", "version": "0.1"}
 CONTRACT_KEYS = [
     "path", "status", "error", "duration_s", "sample_rate", "channels", "probability",
-    "verdict", "threshold", "triggered_at", "windows", "events", "model", "identity",
+    "verdict", "threshold", "triggered_at", "windows", "events", "model", "identity", "stimulus",
 ]
 
 

@@ -82,7 +82,7 @@ def bank_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _dataset_digest(folder: Path) -> dict[str, str]:
-    """Hash of each manifest's bytes and each WAV's format + decoded samples.
+    """Hash of each manifest's bytes and each WAV's / FLAC's (stimuli) format + decoded samples.
 
     (Float WAVs carry libsndfile's PEAK chunk with a write timestamp, so their
     bytes differ between two runs even when every sample is equal.)
@@ -91,7 +91,7 @@ def _dataset_digest(folder: Path) -> dict[str, str]:
     for path in sorted(folder.rglob("*")):
         if path.suffix == ".csv":
             digests[str(path.relative_to(folder))] = hashlib.sha256(path.read_bytes()).hexdigest()
-        elif path.suffix == ".wav":
+        elif path.suffix in (".wav", ".flac"):
             info = sf.info(str(path))
             samples, _ = sf.read(str(path), dtype="float32" if info.subtype == "FLOAT" else "int32")
             key = f"{info.samplerate}/{info.channels}/{info.subtype}".encode()

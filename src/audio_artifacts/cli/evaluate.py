@@ -67,6 +67,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--min-overlap", type=float, default=None, metavar="S",
                         help="seconds a window must overlap an artifact event to count as an artifact "
                              "window (default: 0.5, or one period for periodic events)")
+    parser.add_argument("--stimulus-aware", action="store_true",
+                        help="also score each model stimulus-aware (the manifest's stimulus_path column: what the "
+                             "test system played) and report both side by side per stimulus kind")
     parser.add_argument("--batch-size", type=int, default=16, metavar="N",
                         help="windows per model call (default: 16, as the scanner)")
     parser.add_argument("--workers", type=int, default=None, metavar="N",
@@ -105,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
         comparison_table,
         condition_comparison_rows,
         condition_table,
+        stimulus_side_by_side,
     )
     from audio_artifacts.evaluation.plots import CurveSeries, plot_curves, plot_reliability
     from audio_artifacts.evaluation.predictions import (
@@ -146,18 +150,33 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         return _usage_error(str(exc))
 
+    stimulus_root = None
+    if getattr(args, "stimulus_aware", False):
+        if manifest.is_dir() or not any(e.columns.get("stimulus_path") for e in entries):
+            return _usage_error("--stimulus-aware needs a simulator manifest with a stimulus_path column "
+                                "(audio-artifacts simulate writes it)")
+        stimulus_root = Path(args.data_root) if args.data_root is not None else manifest.resolve().parent
+        missing = [e.columns["stimulus_path"] for e in entries
+                   if e.columns.get("stimulus_path") and not (stimulus_root / e.columns["stimulus_path"]).is_file()]
+        if missing:
+            return _usage_error(f"--stimulus-aware: {len(missing)} stimulus file(s) missing under {stimulus_root}: "
+                                + ", ".join(missing[:10]) + (" ..." if len(missing) > 10 else ""))
+    runs = [(d, lab, None) for d, lab in zip(model_dirs, _unique_labels(infos))]
+    if stimulus_root is not None:
+        runs = [r for d, lab, _ in runs for r in ((d, lab, None), (d, f"{lab}+stimulus", stimulus_root))]
+
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     evaluations = []
     any_failed = False
     recording_curves = []
-    for directory, label in zip(model_dirs, _unique_labels(infos)):
+    for directory, label, root in runs:
         detector = Detector(directory, backend=args.backend, threshold=args.threshold,
                             batch_size=args.batch_size, threads=args.workers)
         info = detector.info
         scores, failures = [], []
         with PredictionWriter(out / label / "predictions.jsonl") as writer:
-            for number, item in enumerate(score_entries(detector, entries, min_overlap), start=1):
+            for number, item in enumerate(score_entries(detector, entries, min_overlap, root), start=1):
                 writer.write(item)
                 if isinstance(item, FailedRecording):
                     failures.append(item)
@@ -218,5 +237,13 @@ def run(args: argparse.Namespace) -> int:
 
             print(f"\n## {evaluation.label}: what the events are (type, lines, period, times)\n")
             print(description_markdown(evaluation.description))
+    if stimulus_root is not None:
+        side = []
+        for plain, aware in zip(dicts[::2], dicts[1::2]):
+            side += ["", f"## {plain['label']}: output-only vs stimulus-aware, per stimulus kind", "",
+                     stimulus_side_by_side(plain, aware)]
+        print("\n".join(side))
+        with open(out / "report.md", "a", encoding="utf-8") as handle:
+            handle.write("\n".join(side) + "\n")
     print(f"reports in {out}/report.md and {out}/report.json", file=sys.stderr)
     return EXIT_FAILED if any_failed else EXIT_OK

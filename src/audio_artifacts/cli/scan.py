@@ -26,6 +26,15 @@ Ray instance or a cluster (`inference.ray_engine`; Ray is imported only
 then). Both feed the same row loop here: same outputs, ``--resume`` and exit
 codes; Ray's rows come in the order they finish.
 
+Stimulus-aware
+--------------
+``--stimulus FILE`` (one for all) or ``--stimulus-map CSV`` (``recording;stimulus``
+rows, paths relative to the CSV's folder; every problem listed at once, exit
+2 before scanning): what the test system played. Each recording is then
+judged on what that stimulus does not explain (`inference.stimulus`), and its
+row carries a ``stimulus`` object (file, alignment found, explained power,
+THD, or a warning when the stimulus does not match).
+
 Exit codes
 ----------
 0 every recording scanned; 1 some recordings could not be scanned (each has
@@ -111,6 +120,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      help="Ray workers (default: one per CPU of the cluster, or per GPU share)")
     ray.add_argument("--ray-gpus-per-worker", type=float, default=0.0, metavar="F",
                      help="GPUs reserved by each Ray worker (fractions share a GPU); its model runs on CUDA")
+    stimulus = parser.add_mutually_exclusive_group()
+    stimulus.add_argument("--stimulus", metavar="FILE", default=None,
+                          help="what the test system played (any rate, format, level, start): judge only what "
+                               "it does not explain (the same stimulus for every recording)")
+    stimulus.add_argument("--stimulus-map", metavar="CSV", default=None,
+                          help="recording;stimulus rows (';'-separated, paths relative to the CSV's folder): "
+                               "each recording judged against its own stimulus")
 
 
 def _usage_error(message: str) -> int:
@@ -208,14 +224,23 @@ def expand_inputs(patterns: list[str], recursive: bool = True) -> tuple[list[Pat
 IDENTITY_CHUNK = 32
 
 
-def _scan_in_chunks(detector, paths: list[Path], identities: dict[str, FileIdentity | None]):  # noqa: ANN001, ANN202
-    """(path, result) in order; each chunk's identities are taken before its files are read."""
+def _scan_in_chunks(detector, paths: list[Path], identities: dict[str, FileIdentity | None],  # noqa: ANN001, ANN202
+                    stimuli: dict[str, tuple[Path, str]] | None = None):
+    """(path, result) in order; each chunk's identities are taken before its files are read.
+
+    ``stimuli``: recording (``str(path)``) -> (stimulus file, its name on the row).
+    """
     for start in range(0, len(paths), IDENTITY_CHUNK):
         chunk = paths[start : start + IDENTITY_CHUNK]
         for path in chunk:
             if str(path) not in identities:
                 identities[str(path)] = FileIdentity.of(path)
-        results = detector.scan_many(chunk)
+        if stimuli:
+            plan = [stimuli.get(str(path)) for path in chunk]
+            results = detector.scan_many(chunk, stimuli=[None if p is None else p[0] for p in plan],
+                                         stimulus_names=[None if p is None else p[1] for p in plan])
+        else:
+            results = detector.scan_many(chunk)
         try:
             yield from zip(chunk, results)
         finally:
@@ -232,6 +257,7 @@ def _open_engine(args: argparse.Namespace, identities: dict[str, FileIdentity | 
 
     from audio_artifacts.errors import ModelDirError
 
+    stimuli = getattr(args, "stimuli_by_path", None)
     try:
         if args.engine == "ray":
             from audio_artifacts.audio import AudioConfig
@@ -253,7 +279,7 @@ def _open_engine(args: argparse.Namespace, identities: dict[str, FileIdentity | 
                             "pass --model DIR to scan with another model directory") from exc
     if args.engine != "ray":
         def local(paths: list[Path]):  # noqa: ANN202
-            for path, result in _scan_in_chunks(detector, paths, identities):
+            for path, result in _scan_in_chunks(detector, paths, identities, stimuli):
                 yield path, dataclasses.replace(result, identity=identities[str(path)])
 
         yield detector.threshold, detector.audio_config, local
@@ -266,7 +292,74 @@ def _open_engine(args: argparse.Namespace, identities: dict[str, FileIdentity | 
                         "threshold": args.threshold, "batch_size": args.batch_size}
     engine = RayEngine(options, detector_options, threshold, {"name": info.name, "version": info.version})
     with engine:
-        yield threshold, AudioConfig(sample_rate=info.sample_rate), engine.scan
+        yield threshold, AudioConfig(sample_rate=info.sample_rate), lambda paths: engine.scan(paths, stimuli)
+
+
+def stimulus_plan(paths: list[Path], stimulus: str | None,
+                  stimulus_map: str | None) -> dict[str, tuple[Path, str]] | None:
+    """Which stimulus each recording is judged against: ``str(path)`` -> (file, name for the row).
+
+    ``stimulus``: one file for all. ``stimulus_map``: a ``recording;stimulus``
+    CSV (a ``recording;stimulus`` header line is allowed; paths relative to the
+    CSV's folder). Recordings the map does not name are scanned without one.
+
+    Raises
+    ------
+    ValueError
+        Listing every problem at once: an unreadable stimulus, a malformed row,
+        a row naming a recording that is not being scanned.
+    """
+    import csv
+
+    from audio_artifacts.audio import read_info
+    from audio_artifacts.errors import AudioLoadError
+
+    if stimulus is None and stimulus_map is None:
+        return None
+    if stimulus is not None:
+        try:
+            read_info(stimulus)
+        except AudioLoadError as exc:
+            raise ValueError(f"--stimulus {exc}") from exc
+        return {str(p): (Path(stimulus), stimulus) for p in paths}
+    table = Path(stimulus_map)
+    try:
+        text = table.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"--stimulus-map {table}: cannot be read ({exc})") from exc
+    by_abs = {os.path.abspath(p): p for p in paths}
+    plan: dict[str, tuple[Path, str]] = {}
+    problems: list[str] = []
+    checked: dict[str, str | None] = {}
+    for number, row in enumerate(csv.reader(text.splitlines(), delimiter=";"), 1):
+        if not row or all(not cell.strip() for cell in row):
+            continue
+        if number == 1 and [c.strip().lower() for c in row] == ["recording", "stimulus"]:
+            continue
+        if len(row) != 2 or not row[0].strip() or not row[1].strip():
+            problems.append(f"line {number}: expected 'recording;stimulus', got {';'.join(row)!r}")
+            continue
+        recording = os.path.abspath(table.parent / row[0].strip())
+        stim = table.parent / row[1].strip()
+        if recording not in by_abs:
+            problems.append(f"line {number}: recording {row[0].strip()} is not among the recordings scanned")
+        if str(stim) not in checked:
+            try:
+                read_info(stim)
+                checked[str(stim)] = None
+            except AudioLoadError as exc:
+                checked[str(stim)] = exc.reason
+        if checked[str(stim)] is not None:
+            problems.append(f"line {number}: stimulus {stim}: {checked[str(stim)]}")
+        if recording in by_abs and checked[str(stim)] is None:
+            plan[str(by_abs[recording])] = (stim, row[1].strip())
+    if problems:
+        raise ValueError(f"--stimulus-map {table}: {len(problems)} problem(s):\n  " + "\n  ".join(problems))
+    missing = [str(p) for p in paths if str(p) not in plan]
+    if missing:
+        print(f"audio-artifacts scan: warning: --stimulus-map names no stimulus for {len(missing)} recording(s) "
+              f"(judged on the recording alone), e.g. {missing[0]}", file=sys.stderr)
+    return plan
 
 
 @dataclass(frozen=True)
@@ -314,6 +407,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"audio-artifacts scan: warning: {warning}", file=sys.stderr)
     if not paths:
         return _usage_error("no recordings found in: " + ", ".join(args.paths))
+    try:
+        args.stimuli_by_path = stimulus_plan(paths, getattr(args, "stimulus", None),
+                                             getattr(args, "stimulus_map", None))
+    except ValueError as exc:
+        return _usage_error(str(exc))
 
     # Identities are taken before a file is read (here for files with a row, in
     # `_scan` for the others): a file replaced while it is scanned then has a

@@ -62,6 +62,22 @@ def _unique_name(stem: str, suffix: str, used: set[str]) -> str:
     return name
 
 
+def _plot_residual(path: Path, stimulus: Path, result: ScanResult, out_png: Path, audio_config,  # noqa: ANN001
+                   frequency_scale: str) -> Path:
+    """The scan picture of what the stimulus does not explain (the residual the windows describe)."""
+    import tempfile
+
+    from audio_artifacts.audio import write_audio
+    from audio_artifacts.inference.stimulus import residual_of_files
+    from audio_artifacts.plots import plot_scan
+
+    residual, _ = residual_of_files(path, stimulus, audio_config)
+    with tempfile.TemporaryDirectory(prefix="audio-artifacts-residual-") as folder:
+        temporary = Path(folder) / "residual.wav"
+        write_audio(temporary, residual, audio_config.sample_rate, subtype="FLOAT")
+        return plot_scan(temporary, result, out_png, audio_config, frequency_scale=frequency_scale)
+
+
 class RowOutputs:
     """Pictures, isolated artifacts and the HTML report of one scan run.
 
@@ -93,6 +109,8 @@ class RowOutputs:
             self.report.assets / "pictures" if self.report is not None else None)
         self.isolate_dir = Path(isolate) if isolate is not None else (
             self.report.assets / "isolated" if self.report is not None else None)
+        # recording -> (stimulus file, its name): pictures of stimulus-aware rows show the residual
+        self.stimuli: dict = getattr(args, "stimuli_by_path", None) or {}
         self._used: set[str] = set()
 
     def handle(self, path: Path, result: ScanResult, warn: Callable[[str], None]) -> None:
@@ -104,9 +122,13 @@ class RowOutputs:
         picture = artifact = residual = isolation = None
         stem = Path(path).stem
         if self.plots_dir is not None and result.ok and (result.flagged or self.plots_all):
+            png = self.plots_dir / _unique_name(stem, ".png", self._used)
+            played = self.stimuli.get(str(path)) if result.stimulus is not None else None
             try:
-                picture = plot_scan(path, result, self.plots_dir / _unique_name(stem, ".png", self._used),
-                                    self.audio_config, frequency_scale=self.frequency_scale)
+                if played is not None:  # the picture of what the windows judged: the residual
+                    picture = _plot_residual(path, played[0], result, png, self.audio_config, self.frequency_scale)
+                else:
+                    picture = plot_scan(path, result, png, self.audio_config, frequency_scale=self.frequency_scale)
             except Exception as exc:  # a picture must never cost the scan its results
                 warn(f"audio-artifacts scan: warning: no picture for {path}: {exc}")
         if self.isolate_dir is not None and result.ok and result.flagged:

@@ -29,6 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="share of short recordings (default 0.25)")
     parser.add_argument("--short-duration", type=float, nargs=2, metavar=("MIN", "MAX"), default=(0.5, 5.0),
                         help="length range of the short recordings in seconds (default 0.5 5)")
+    parser.add_argument("--only", nargs="+", metavar="SPLIT", default=None,
+                        help="write only these splits (e.g. --only foreign); their recordings are those "
+                             "of the full dataset")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -54,7 +57,14 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         from tqdm import tqdm
 
-        bar = tqdm(total=args.n + args.foreign, unit="rec", file=sys.stderr)
+        from audio_artifacts.simulate.dataset import split_counts
+
+        try:
+            counts = split_counts(args.n, args.split, args.foreign)
+        except ValueError:
+            counts = {}
+        total = sum(c for k, c in counts.items() if args.only is None or k in args.only)
+        bar = tqdm(total=total, unit="rec", file=sys.stderr)
 
     def progress(done: int, total: int) -> None:
         if bar is not None:
@@ -62,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         summary = write_dataset(args.out, args.n, args.seed, config, split=args.split, foreign=args.foreign,
-                                workers=args.workers, progress=progress)
+                                workers=args.workers, progress=progress,
+                                only=None if args.only is None else tuple(args.only))
     except (ValueError, BankError) as exc:
         print(f"audio-artifacts simulate: error: {exc}", file=sys.stderr)
         return 2

@@ -84,3 +84,27 @@ def condition_table(evaluations: Sequence[Mapping[str, Any]]) -> str:
                   _rate_cell(row["recall >= 0 dB"])]
         lines.append(f"| {row['model']} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def stimulus_side_by_side(output_only: Mapping[str, Any], aware: Mapping[str, Any]) -> str:
+    """Markdown table per stimulus kind: FPR and recall output-only next to stimulus-aware.
+
+    ``output_only`` and ``aware`` are two evaluations (``to_dict()`` form) of
+    the same model on the same recordings.
+    """
+    def rows(evaluation: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+        return {r["group"]: r for r in (evaluation.get("conditions") or {}).get("conditions", {}).get("stimulus", [])}
+
+    def cell(row: Mapping[str, Any] | None, count: str, of: str) -> str:
+        if row is None or not row[of]:
+            return "n/a"
+        return f"{row[count] / row[of]:.4f} ({row[count]}/{row[of]})"
+
+    plain, judged = rows(output_only), rows(aware)
+    lines = ["| stimulus | FPR output-only | FPR stimulus-aware | recall output-only | recall stimulus-aware |",
+             "|---|---|---|---|---|"]
+    for group in sorted(set(plain) | set(judged)):
+        a, b = plain.get(group), judged.get(group)
+        lines.append(f"| {group} | {cell(a, 'false_positives', 'clean')} | {cell(b, 'false_positives', 'clean')} | "
+                     f"{cell(a, 'detected', 'artifacts')} | {cell(b, 'detected', 'artifacts')} |")
+    return "\n".join(lines)

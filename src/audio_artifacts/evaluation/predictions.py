@@ -87,7 +87,8 @@ class FailedRecording:
 
 
 def score_entries(
-    detector: Any, entries: Iterable[RecordingEntry], min_overlap_s: float = DEFAULT_MIN_OVERLAP_S
+    detector: Any, entries: Iterable[RecordingEntry], min_overlap_s: float = DEFAULT_MIN_OVERLAP_S,
+    stimulus_root: str | os.PathLike[str] | None = None,
 ) -> Iterator[RecordingScores | FailedRecording]:
     """Score recordings with a detector, one result per entry, in order.
 
@@ -98,13 +99,22 @@ def score_entries(
     entries : iterable of RecordingEntry
     min_overlap_s : float
         Passed to :func:`~audio_artifacts.data.labels.window_label`.
+    stimulus_root : path-like, optional
+        Score stimulus-aware: each entry's ``stimulus_path`` column (relative
+        to this folder; empty for quiet recordings) is what its test system
+        played, and the residual is judged (`inference.stimulus`).
 
     Yields
     ------
     RecordingScores or FailedRecording
     """
     entries = list(entries)
-    results = detector.scan_many([entry.path for entry in entries])
+    if stimulus_root is None:
+        results = detector.scan_many([entry.path for entry in entries])
+    else:
+        root = Path(stimulus_root)
+        stimuli = [root / e.columns["stimulus_path"] if e.columns.get("stimulus_path") else None for e in entries]
+        results = detector.scan_many([entry.path for entry in entries], stimuli=stimuli)
     for entry, result in zip(entries, results, strict=True):
         if result.status != "ok" or not result.windows:
             yield FailedRecording(entry, result.error or f"{entry.path}: no windows")

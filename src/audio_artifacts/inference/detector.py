@@ -20,6 +20,13 @@ Comparisons with the threshold are ``probability >= threshold`` everywhere
 temperature (``model.json``, fitted on validation by ``train``; 1.0 when the
 directory has none), so probabilities are calibrated and the stored threshold
 is on the same calibrated scale.
+
+Stimulus-aware (``scan_many(..., stimuli=...)``): the recording and its
+stimulus are read whole, `inference.stimulus.explain_recording` makes the
+residual (what the stimulus does not explain), and the model judges both the
+recording's and the residual's windows; a window's probability is the
+smaller of the two (``stimulus_rule="both"``): an artifact is in the output
+and not explained by the input.
 """
 
 from __future__ import annotations
@@ -65,6 +72,7 @@ class _Batch:
 class _FileDone:
     index: int
     info: object  # audio.AudioInfo
+    stimulus: object | None = None  # results.schema.StimulusRef of a stimulus-aware scan
 
 
 @dataclass
@@ -97,6 +105,10 @@ class WindowScores:
     starts: np.ndarray
     ends: np.ndarray
     probabilities: np.ndarray
+    stimulus: object | None = None  # results.schema.StimulusRef when judged against a stimulus
+    # With a residual: the two inputs of the stimulus rule, shape (n_windows,) each.
+    recording_probabilities: np.ndarray | None = None
+    residual_probabilities: np.ndarray | None = None
 
 
 def sigmoid(logits: np.ndarray) -> np.ndarray:
@@ -162,6 +174,7 @@ class Detector:
         workers: int | None = None,
         describe: bool = True,
         device: str = "cpu",
+        stimulus_rule: str = "both",
     ) -> None:
         from audio_artifacts.audio import AudioConfig
         from audio_artifacts.models.model_dir import default_model_dir, read_model_info
@@ -172,6 +185,9 @@ class Detector:
         workers = min(2, threads) if workers is None else workers
         if threads < 1 or workers < 1:
             raise ValueError(f"threads and workers must be >= 1, got threads={threads}, workers={workers}")
+        if stimulus_rule not in ("both", "residual"):
+            raise ValueError(f"stimulus_rule must be 'both' or 'residual', got {stimulus_rule!r}")
+        self.stimulus_rule = stimulus_rule
         if prefetch_batches < 1:
             raise ValueError(f"prefetch_batches must be >= 1, got {prefetch_batches}")
         if threshold is not None and not 0.0 <= threshold <= 1.0:
@@ -200,7 +216,8 @@ class Detector:
 
     # ------------------------------------------------------------------ public API
 
-    def scan_file(self, path: str | Path, display_name: str | None = None) -> ScanResult:
+    def scan_file(self, path: str | Path, display_name: str | None = None,
+                  stimulus: str | Path | None = None, stimulus_name: str | None = None) -> ScanResult:
         """Scan one recording; a bad recording gives ``status="error"``, never an exception.
 
         Parameters
@@ -209,26 +226,42 @@ class Detector:
             The recording (any format `audio.read_info` accepts).
         display_name : str, optional
             What to report as ``path`` (e.g. an uploaded file's name); default ``str(path)``.
+        stimulus : str or Path, optional
+            What the test system played: judge only what it does not explain
+            (`inference.stimulus`); ``stimulus_name`` is what the row calls it.
         """
         names = None if display_name is None else [display_name]
-        results = self.scan_many([path], display_names=names)
+        stimuli = None if stimulus is None else [stimulus]
+        stimulus_names = None if stimulus_name is None else [stimulus_name]
+        results = self.scan_many([path], display_names=names, stimuli=stimuli, stimulus_names=stimulus_names)
         try:
             return next(results)
         finally:
             results.close()
 
     def scan_many(
-        self, paths: Iterable[str | Path], display_names: Sequence[str] | None = None
+        self, paths: Iterable[str | Path], display_names: Sequence[str] | None = None,
+        stimuli: Sequence[str | Path | None] | None = None, stimulus_names: Sequence[str] | None = None,
     ) -> Iterator[ScanResult]:
         """Scan recordings one after the other, yielding a `ScanResult` per input, in input order.
 
         The reader thread decodes the next recordings while the model runs on
         the current one, so a folder of many files keeps both cores busy.
+        ``stimuli`` (one per path, None for none) makes the scan stimulus-aware:
+        the windows are those of the residual (`inference.stimulus`), read whole.
         """
         paths = [Path(p) for p in paths]
         if display_names is not None and len(display_names) != len(paths):
             raise ValueError("display_names must have one name per path")
-        for index, outcome in self._scores(paths):
+        if stimuli is not None and len(stimuli) != len(paths):
+            raise ValueError("stimuli must have one entry (or None) per path")
+        if stimulus_names is not None and len(stimulus_names) != len(paths):
+            raise ValueError("stimulus_names must have one name per path")
+        plan = None
+        if stimuli is not None:
+            plan = [None if s is None else (Path(s), str(s) if stimulus_names is None else stimulus_names[i])
+                    for i, s in enumerate(stimuli)]
+        for index, outcome in self._scores(paths, plan):
             name = display_names[index] if display_names is not None else str(paths[index])
             yield self._result(name, outcome, paths[index])
 
@@ -249,9 +282,10 @@ class Detector:
         scores = self.window_scores(path)
         return list(zip(scores.starts.tolist(), scores.ends.tolist())), scores.probabilities
 
-    def window_scores(self, path: str | Path) -> WindowScores:
-        """`WindowScores` of one recording; raises `AudioLoadError` for a bad one."""
-        ((_, outcome),) = list(self._scores([Path(path)]))
+    def window_scores(self, path: str | Path, stimulus: str | Path | None = None) -> WindowScores:
+        """`WindowScores` of one recording (of its residual with ``stimulus``); `AudioLoadError` for a bad one."""
+        plan = None if stimulus is None else [(Path(stimulus), str(stimulus))]
+        ((_, outcome),) = list(self._scores([Path(path)], plan))
         if isinstance(outcome, _FileFailed):
             raise AudioLoadError(path, outcome.message)
         return outcome
@@ -286,6 +320,7 @@ class Detector:
             duration_s=info.duration_s,
             sample_rate=info.sample_rate,
             channels=info.channels,
+            stimulus=outcome.stimulus,
         )
         return result if path is None else self.describe_result(result, path)
 
@@ -302,12 +337,16 @@ class Detector:
 
         return replace(result, events=self.describer.describe_events(path, result.events, result.duration_s))
 
-    def _scores(self, paths: list[Path]) -> Iterator[tuple[int, "WindowScores | _FileFailed"]]:
-        """Run the reader thread over ``paths`` and the model here; yield per file, in order."""
+    def _scores(self, paths: list[Path], stimuli: list | None = None
+                ) -> Iterator[tuple[int, "WindowScores | _FileFailed"]]:
+        """Run the reader thread over ``paths`` and the model here; yield per file, in order.
+
+        ``stimuli``: per path None or (stimulus file, name for the row).
+        """
         items: queue.Queue = queue.Queue(maxsize=self.prefetch_batches)
         stop = threading.Event()
         reader = threading.Thread(
-            target=self._read_all, args=(paths, items, stop), name="audio-artifacts-reader", daemon=True
+            target=self._read_all, args=(paths, items, stop, stimuli), name="audio-artifacts-reader", daemon=True
         )
         reader.start()
         # per open file: window starts, ends and logits so far
@@ -335,9 +374,9 @@ class Detector:
                 while in_flight and (
                     len(in_flight) >= self.workers or in_flight[0][1] is None or in_flight[0][1].done()
                 ):
-                    yield from self._finish(*in_flight.popleft(), open_files)
+                    yield from self._finish(*in_flight.popleft(), open_files, self.stimulus_rule)
             while in_flight:
-                yield from self._finish(*in_flight.popleft(), open_files)
+                yield from self._finish(*in_flight.popleft(), open_files, self.stimulus_rule)
         finally:
             stop.set()
             if pool is not None:
@@ -349,7 +388,7 @@ class Detector:
                     pass
             reader.join()
 
-    def _finish(self, item: _Batch, future: Future | None, open_files: dict):
+    def _finish(self, item: _Batch, future: Future | None, open_files: dict, stimulus_rule: str = "both"):
         """Hand a batch's logits to its files; yield the files it closes."""
         if future is not None:
             logits = future.result()
@@ -363,17 +402,28 @@ class Detector:
                 chunks.append(logits[rows[0] : rows[-1] + 1])
         for marker in item.closed:
             starts, ends, chunks = open_files.pop(marker.index, ([], [], []))
+            _, _, residual_chunks = open_files.pop(_residual_owner(marker.index), ([], [], []))
             if isinstance(marker, _FileFailed):
                 yield marker.index, marker
                 continue
+            recording = probabilities = sigmoid(np.concatenate(chunks) / self.temperature)
+            residual = None
+            if residual_chunks:
+                residual = sigmoid(np.concatenate(residual_chunks) / self.temperature)
+                # An artifact is in the recording AND not explained by its input: both must flag it.
+                probabilities = residual if stimulus_rule == "residual" else np.minimum(recording, residual)
             yield marker.index, WindowScores(
                 info=marker.info,
                 starts=np.asarray(starts, dtype=np.float64),
                 ends=np.asarray(ends, dtype=np.float64),
-                probabilities=sigmoid(np.concatenate(chunks) / self.temperature),
+                probabilities=probabilities,
+                stimulus=marker.stimulus,
+                recording_probabilities=None if residual is None else recording,
+                residual_probabilities=residual,
             )
 
-    def _read_all(self, paths: list[Path], items: queue.Queue, stop: threading.Event) -> None:
+    def _read_all(self, paths: list[Path], items: queue.Queue, stop: threading.Event,
+                  stimuli: list | None = None) -> None:
         """Reader thread: every file -> windows packed into batches (across files) -> queue."""
         rate = self.info.sample_rate
         width = self.info.window.window_samples(rate)
@@ -399,12 +449,16 @@ class Detector:
                                    f"{self.info.name} judges recordings of at least {self.min_duration_s:g} s",
                             info))
                         continue
-                    for window in self._windows(path):
-                        if batch.add(index, window) and not put(batch.take()):
+                    windows, stimulus = self._windows(path, None if stimuli is None else stimuli[index])
+                    for residual, window in windows:
+                        # The residual's windows belong to a shadow owner, merged when the file closes.
+                        if batch.add(_residual_owner(index) if residual else index, window) \
+                                and not put(batch.take()):
                             return
-                        n_windows += 1
+                        n_windows += not residual
                     batch.closed.append(
-                        _FileDone(index, info) if n_windows else _FileFailed(index, "no audio samples to scan", info)
+                        _FileDone(index, info, stimulus) if n_windows
+                        else _FileFailed(index, "no audio samples to scan", info)
                     )
                 except AudioLoadError as exc:
                     batch.closed.append(_FileFailed(index, exc.reason, info))
@@ -424,13 +478,43 @@ class Detector:
 
         return read_info(path)
 
-    def _windows(self, path: Path):
-        """The windows of one recording at the model rate (`windows.iter_windows`)."""
-        from audio_artifacts.audio import stream_audio
-        from audio_artifacts.windows import iter_windows
+    def _windows(self, path: Path, stimulus: tuple[Path, str] | None = None):
+        """The windows of one recording at the model rate and its `StimulusRef`.
+
+        Yields ``(residual, window)`` pairs: without a ``stimulus`` (its file,
+        its name for the row) the recording's windows (`windows.iter_windows`,
+        streamed). With one, both files are read whole, and the recording's
+        windows are followed by those of the residual
+        (`inference.stimulus.explain_recording`) unless the stimulus was not
+        used (silent, or it does not match: then the recording alone).
+        """
+        from audio_artifacts.audio import load_audio, stream_audio
+        from audio_artifacts.windows import iter_windows, windows_of
 
         rate = self.info.sample_rate
-        return iter_windows(stream_audio(path, self.audio_config), self.info.window, rate)
+        if stimulus is None:
+            windows = iter_windows(stream_audio(path, self.audio_config), self.info.window, rate)
+            return ((False, w) for w in windows), None
+        from audio_artifacts.inference.stimulus import explain_recording
+        from audio_artifacts.results.schema import StimulusRef
+
+        recording = load_audio(path, self.audio_config)
+        try:
+            played = load_audio(stimulus[0], self.audio_config)
+        except AudioLoadError as exc:
+            raise AudioLoadError(path, f"its stimulus {exc.path}: {exc.reason}") from exc
+        residual, fit = explain_recording(recording, played, rate)
+        ref = StimulusRef(stimulus[1], fit.offset_s,
+                          fit.alignment_snr_db, fit.explained, fit.thd_percent, fit.lines_hz, fit.silent, fit.warning)
+        pairs = [(False, w) for w in windows_of(recording, self.info.window, rate)]
+        if not (fit.silent or fit.warning):
+            pairs += [(True, w) for w in windows_of(residual, self.info.window, rate)]
+        return pairs, ref
+
+
+def _residual_owner(index: int) -> int:
+    """The batch owner id of file ``index``'s residual windows (never a file index)."""
+    return -1 - index
 
 
 class _BatchBuilder:

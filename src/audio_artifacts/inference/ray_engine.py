@@ -155,12 +155,22 @@ class ScanWorker:
             return os.getpid(), None, None, __version__
         return os.getpid(), self.error[0], self.error[1], __version__
 
-    def scan(self, items: list[tuple[int, str]], names: list[str]) -> list[tuple[int, ScanResult]]:
-        """Scan a chunk; (index, result) per file, identity taken just before the file is read."""
+    def scan(self, items: list[tuple[int, str]], names: list[str],
+             stimuli: list[tuple[str, str] | None] | None = None) -> list[tuple[int, ScanResult]]:
+        """Scan a chunk; (index, result) per file, identity taken just before the file is read.
+
+        ``stimuli``: per item, (stimulus file, its name on the row) or None (stimulus-aware scan).
+        """
         from audio_artifacts.results.schema import FileIdentity
 
         identities = [FileIdentity.of(path) for _, path in items]
-        results = self.detector.scan_many([path for _, path in items], display_names=names)
+        paths = [path for _, path in items]
+        if stimuli is not None and any(s is not None for s in stimuli):
+            results = self.detector.scan_many(paths, display_names=names,
+                                              stimuli=[None if s is None else s[0] for s in stimuli],
+                                              stimulus_names=[None if s is None else s[1] for s in stimuli])
+        else:
+            results = self.detector.scan_many(paths, display_names=names)
         try:
             return [(index, replace(result, identity=identity))
                     for (index, _), result, identity in zip(items, results, identities)]
@@ -280,8 +290,13 @@ class RayEngine:
 
     # ------------------------------------------------------------------ scanning
 
-    def scan(self, paths: list[Path]) -> Iterator[tuple[Path, ScanResult]]:
-        """(path, result) per recording, in the order results arrive; every path exactly once."""
+    def scan(self, paths: list[Path],
+             stimuli: dict[str, tuple[Path, str]] | None = None) -> Iterator[tuple[Path, ScanResult]]:
+        """(path, result) per recording, in the order results arrive; every path exactly once.
+
+        ``stimuli``: recording (``str(path)``) -> (stimulus file, its name on the row), read by the
+        workers like the recordings (shared file system).
+        """
         from audio_artifacts.results.schema import ScanResult
 
         ray = self._ray
@@ -289,6 +304,8 @@ class RayEngine:
             raise RuntimeError("use RayEngine as a context manager")
         absolute = [os.path.abspath(p) for p in paths]
         names = [str(p) for p in paths]
+        played = [None if stimuli is None or str(p) not in stimuli
+                  else (os.path.abspath(stimuli[str(p)][0]), stimuli[str(p)][1]) for p in paths]
         todo: deque[Chunk] = deque(make_chunks(absolute))
         book = RetryBook()
         max_deaths = 3 * len(self._slots) + 2 * len(paths) + 2
@@ -296,7 +313,8 @@ class RayEngine:
             for slot in self._slots:
                 while slot.pid is not None and todo and len(slot.in_flight) < IN_FLIGHT:
                     chunk = todo.popleft()
-                    ref = slot.handle.scan.remote(chunk.items, [names[i] for i, _ in chunk.items])
+                    ref = slot.handle.scan.remote(chunk.items, [names[i] for i, _ in chunk.items],
+                                                  [played[i] for i, _ in chunk.items])
                     slot.in_flight.append((ref, chunk))
             waiting = {slot.ready_ref: slot for slot in self._slots if slot.pid is None}
             waiting.update({ref: slot for slot in self._slots for ref, _ in slot.in_flight})

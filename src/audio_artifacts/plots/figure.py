@@ -32,11 +32,14 @@ _MAX_PERIOD_TICKS = 300
 
 
 def plot_title(result: ScanResult) -> str:
-    """``"<file name> — <verdict> (p = 0.931, threshold 0.500)"``."""
-    return (
+    """``"<file name> — <verdict> (p = 0.931, threshold 0.500)"``, and the stimulus the residual is after."""
+    title = (
         f"{Path(result.path).name} — {result.verdict} "
         f"(p = {result.probability:.3f}, threshold {result.threshold:.3f})"
     )
+    if result.stimulus is not None and not result.stimulus.warning and not result.stimulus.silent:
+        title += f" — residual after stimulus {Path(result.stimulus.file).name}"
+    return title
 
 
 def _hz(value: float) -> str:

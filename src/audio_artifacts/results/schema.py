@@ -36,14 +36,21 @@ LEGACY_CSV_COLUMNS = (
     "probability", "verdict", "threshold", "triggered_at", "n_events",
     "model_name", "model_version",
 )
-#: Columns of the flat CSV summary before events were described (still read).
+#: Columns of the flat CSV summary before the stimulus columns (still read and resumed).
 IDENTITY_CSV_COLUMNS = (*LEGACY_CSV_COLUMNS, "file_size", "file_mtime_ns", "file_sha256", "file_hashed_bytes")
-#: Columns of the flat CSV summary, in order: ``event_types`` is the kinds found
-#: (``+``-joined, in event order), ``events`` each event's times, type, lines and
-#: period (:meth:`Event.summary`, `` | ``-separated).
-CSV_COLUMNS = (*IDENTITY_CSV_COLUMNS, "event_types", "events")
-#: Headers of summaries written by older versions, oldest first (read, and upgraded on --resume).
-OLDER_CSV_HEADERS = (LEGACY_CSV_COLUMNS, IDENTITY_CSV_COLUMNS)
+#: The stimulus-aware scan's columns (empty for a scan without a stimulus).
+STIMULUS_CSV_COLUMNS = ("stimulus", "stimulus_offset_s", "stimulus_explained", "stimulus_thd_percent",
+                        "stimulus_warning")
+#: Columns of the flat CSV summary before events were described (still read and resumed).
+STIMULUS_CSV_HEADER = (*IDENTITY_CSV_COLUMNS, *STIMULUS_CSV_COLUMNS)
+#: What every event says, in the CSV: ``event_types`` the kinds found (``+``-joined,
+#: in event order), ``events`` each event's times, type, lines, period and level
+#: (:meth:`Event.summary`, `` | ``-separated).
+EVENT_CSV_COLUMNS = ("event_types", "events")
+#: Columns of the flat CSV summary, in order.
+CSV_COLUMNS = (*STIMULUS_CSV_HEADER, *EVENT_CSV_COLUMNS)
+#: Every older header, oldest first: each is a prefix of CSV_COLUMNS.
+OLDER_CSV_HEADERS = (LEGACY_CSV_COLUMNS, IDENTITY_CSV_COLUMNS, STIMULUS_CSV_HEADER)
 #: CSV dialects: ``plain`` (``,``, ``.`` decimals, no BOM) and ``excel`` (``;``,
 #: ``,`` decimals and a UTF-8 BOM: what Excel in a German or most European
 #: locales opens as a table when the file is double-clicked).
@@ -291,6 +298,70 @@ class ModelRef:
         raise ValueError(f"expected a model {{name, version}}, got {value!r}")
 
 
+@dataclass(frozen=True)
+class StimulusRef:
+    """The stimulus a recording was judged against (stimulus-aware scan), and what it explained.
+
+    Windows, events and pictures of such a result describe the *residual*:
+    the recording without the part the stimulus explains
+    (`inference.stimulus.explain_recording`).
+
+    Attributes
+    ----------
+    file : str
+        The stimulus file as the user named it (or the upload's file name).
+    offset_s : float
+        Time in the stimulus file at which the recording starts (the alignment found).
+    alignment_snr_db : float or None
+        Cross-correlation peak over the spread of the other lags, dB.
+    explained : float or None
+        Fraction of the recording's power in the stimulus's active frames that it explains.
+    thd_percent : float or None
+        Total harmonic distortion of the recording at a tone stimulus (as an analyzer reports it).
+    lines_hz : tuple of float
+        The stimulus's dominant spectral lines (their harmonics are input-driven).
+    silent : bool
+        The stimulus is silent (a quiet measurement): the residual is the recording.
+    warning : str or None
+        Why the stimulus was not used (then the recording itself was judged).
+    """
+
+    file: str
+    offset_s: float
+    alignment_snr_db: float | None = None
+    explained: float | None = None
+    thd_percent: float | None = None
+    lines_hz: tuple[float, ...] = ()
+    silent: bool = False
+    warning: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "file", str(self.file))
+        object.__setattr__(self, "offset_s", float(self.offset_s))
+        object.__setattr__(self, "lines_hz", tuple(float(f) for f in self.lines_hz or ()))
+        for name in ("alignment_snr_db", "explained", "thd_percent"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, float(value))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "offset_s": self.offset_s, "alignment_snr_db": self.alignment_snr_db,
+                "explained": self.explained, "thd_percent": self.thd_percent, "lines_hz": list(self.lines_hz),
+                "silent": self.silent, "warning": self.warning}
+
+    @classmethod
+    def coerce(cls, value: StimulusRef | Mapping[str, Any] | None) -> StimulusRef | None:
+        """A :class:`StimulusRef` from itself or its ``to_dict`` mapping; None stays None."""
+        if value is None or isinstance(value, StimulusRef):
+            return value
+        try:
+            return cls(value["file"], value["offset_s"], value.get("alignment_snr_db"), value.get("explained"),
+                       value.get("thd_percent"), tuple(value.get("lines_hz") or ()), bool(value.get("silent")),
+                       value.get("warning"))
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise ValueError(f"expected a stimulus {{file, offset_s, ...}}, got {value!r}") from exc
+
+
 def _check_probability(what: str, value: float) -> None:
     if not (math.isfinite(value) and 0.0 <= value <= 1.0):
         raise ValueError(f"{what} must be a finite number in [0, 1], got {value!r}")
@@ -359,6 +430,9 @@ class ScanResult:
     identity : FileIdentity or None
         Size, modification time and head hash of the file scanned (``None``
         when unknown, e.g. the file does not exist).
+    stimulus : StimulusRef or None
+        With a stimulus-aware scan: the stimulus and the alignment found;
+        ``windows`` and ``events`` then describe the residual.
     """
 
     path: str
@@ -375,6 +449,7 @@ class ScanResult:
     events: tuple[Event, ...] = field(default_factory=tuple)
     model: ModelRef = field(default_factory=lambda: ModelRef("", ""))
     identity: FileIdentity | None = None
+    stimulus: StimulusRef | None = None
 
     def __post_init__(self) -> None:
         # Accept plain lists / dicts from callers and JSON; store immutable values.
@@ -383,6 +458,7 @@ class ScanResult:
         object.__setattr__(self, "events", tuple(Event.coerce(e) for e in self.events))
         object.__setattr__(self, "model", ModelRef.coerce(self.model))
         object.__setattr__(self, "identity", FileIdentity.coerce(self.identity))
+        object.__setattr__(self, "stimulus", StimulusRef.coerce(self.stimulus))
         object.__setattr__(self, "threshold", float(self.threshold))
         _check_probability("threshold", self.threshold)
         if self.status not in STATUSES:
@@ -432,6 +508,7 @@ class ScanResult:
         sample_rate: int,
         channels: int,
         probability: float | None = None,
+        stimulus: StimulusRef | Mapping[str, Any] | None = None,
     ) -> ScanResult:
         """The result of a scanned recording, derived from its window probabilities.
 
@@ -443,6 +520,8 @@ class ScanResult:
             Decision threshold in [0, 1].
         probability : float, optional
             Recording-level probability; the highest window probability if omitted.
+        stimulus : StimulusRef, optional
+            The stimulus the windows were judged against (they describe the residual).
         """
         spans = tuple(Span.coerce(w) for w in windows)
         if not spans:
@@ -465,6 +544,7 @@ class ScanResult:
             windows=spans,
             events=events,
             model=model,
+            stimulus=stimulus,
         )
 
     @classmethod
@@ -511,6 +591,7 @@ class ScanResult:
             "events": [e.to_dict() for e in self.events],
             "model": self.model.to_dict(),
             "identity": None if self.identity is None else self.identity.to_dict(),
+            "stimulus": None if self.stimulus is None else self.stimulus.to_dict(),
         }
 
     @classmethod
@@ -535,6 +616,7 @@ class ScanResult:
             events=data.get("events") or (),
             model=data["model"],
             identity=data.get("identity"),
+            stimulus=data.get("stimulus"),
         )
 
     def to_row(self) -> dict[str, Any]:
@@ -558,9 +640,19 @@ class ScanResult:
             "file_mtime_ns": "" if self.identity is None else _blank(self.identity.mtime_ns),
             "file_sha256": "" if self.identity is None else self.identity.sha256,
             "file_hashed_bytes": "" if self.identity is None else self.identity.hashed_bytes,
+            **self._stimulus_cells(),
             "event_types": "+".join(dict.fromkeys(e.type for e in self.events if e.type is not None)),
             "events": " | ".join(e.summary() for e in self.events),
         }
+
+    def _stimulus_cells(self) -> dict[str, Any]:
+        """The :data:`STIMULUS_CSV_COLUMNS` cells (empty without a stimulus)."""
+        ref = self.stimulus
+        if ref is None:
+            return dict.fromkeys(STIMULUS_CSV_COLUMNS, "")
+        return {"stimulus": ref.file, "stimulus_offset_s": ref.offset_s, "stimulus_explained": _blank(ref.explained),
+                "stimulus_thd_percent": _blank(ref.thd_percent),
+                "stimulus_warning": " | ".join(ref.warning.splitlines()) if ref.warning else ""}
 
 
 def _blank(value: Any) -> Any:

@@ -7,6 +7,7 @@ line: times, type, line frequencies, period and level (:meth:`Event.summary`).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from audio_artifacts.results.schema import ScanResult
 
@@ -31,11 +32,16 @@ class TableFormatter:
         if not result.ok:
             return f"{name:<{w}}  {'ERROR':<11}  {result.error}"
         hit = "-" if result.triggered_at is None else f"{result.triggered_at:.2f}s"
-        row = (
+        line = (
             f"{name:<{w}}  {result.verdict:<11}  {result.probability:>6.3f}  {hit:>9}  "
             f"{len(result.events):>6}  {_duration(result.duration_s):>9}"
         )
-        return "\n".join([row, *(f"    event {e.summary()}" for e in result.events)])
+        ref = result.stimulus
+        if ref is not None:  # stimulus-aware: say against what, and warn when it was not used
+            line += f"  stimulus {Path(ref.file).name} at {ref.offset_s:+.3f}s"
+            if ref.warning:
+                line += f"  WARNING: {ref.warning}"
+        return "\n".join([line, *(f"    event {e.summary()}" for e in result.events)])
 
     @staticmethod
     def footer(n_files: int, n_artifact: int, n_error: int) -> str:

@@ -234,20 +234,20 @@ class CsvSummaryWriter(_RowWriter):
 
     @staticmethod
     def is_legacy(path: str | os.PathLike[str]) -> bool:
-        """True for a summary written by an older version (fewer columns: :data:`OLDER_CSV_HEADERS`)."""
+        """True for a summary written with an older header (before the ``file_*`` or ``stimulus*`` columns)."""
         return CsvSummaryWriter.missing_columns(path) > 0
 
     @staticmethod
     def missing_columns(path: str | os.PathLike[str]) -> int:
-        """How many columns (at the end) an older summary lacks; 0 for a current one or no summary."""
+        """How many of :data:`CSV_COLUMNS` (at the end) an existing summary's older header lacks; 0 otherwise."""
         path = Path(path)
         if not path.is_file():
             return 0
         with open(path, encoding="utf-8", errors="replace", newline="") as handle:
             first = handle.readline().rstrip("\r\n").removeprefix(_BOM)
-        for header in OLDER_CSV_HEADERS:
-            if first in (",".join(header), ";".join(header)):
-                return len(CSV_COLUMNS) - len(header)
+        for older in OLDER_CSV_HEADERS:
+            if first in (",".join(older), ";".join(older)):
+                return len(CSV_COLUMNS) - len(older)
         return 0
 
     @staticmethod
@@ -260,7 +260,7 @@ class CsvSummaryWriter(_RowWriter):
             first = handle.readline().rstrip("\r\n")
         excel = first.startswith(_BOM)
         header = first.removeprefix(_BOM).split(";" if excel else ",")
-        if tuple(header) in (CSV_COLUMNS, *OLDER_CSV_HEADERS):
+        if tuple(header) == CSV_COLUMNS or tuple(header) in OLDER_CSV_HEADERS:
             return "excel" if excel else "plain"
         return None
 

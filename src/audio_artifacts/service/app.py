@@ -42,6 +42,8 @@ from audio_artifacts.service.uploads import ReceivedForm, UploadError, UploadLim
 
 API_PREFIX = "/api/v1/inference"
 THRESHOLD_FIELD = "threshold"
+#: Optional second file of the single-file endpoint: what the test system played.
+STIMULUS_FIELD = "stimulus"
 
 
 @dataclass
@@ -92,10 +94,10 @@ def _note(request: Request, form: ReceivedForm | None = None, results: list[Scan
         access["verdicts"] = [r.verdict if r.ok else "error" for r in results]
 
 
-def _multipart_body(field: str, many: bool) -> dict[str, Any]:
+def _multipart_body(field: str, many: bool, stimulus: bool = False) -> dict[str, Any]:
     """OpenAPI request body for our hand-parsed multipart forms (for /docs)."""
     binary = {"type": "string", "format": "binary"}
-    return {
+    body = {
         "requestBody": {
             "required": True,
             "content": {
@@ -117,6 +119,11 @@ def _multipart_body(field: str, many: bool) -> dict[str, Any]:
             },
         }
     }
+    if stimulus:
+        properties = body["requestBody"]["content"]["multipart/form-data"]["schema"]["properties"]
+        properties[STIMULUS_FIELD] = {**binary, "description": "optional: what the test system played (any rate, "
+                                      "format, level, start); the recording is judged on what it does not explain"}
+    return body
 
 
 _ERRORS = {
@@ -146,17 +153,21 @@ def _request_threshold(query_value: float | None, form: ReceivedForm) -> float |
     return value
 
 
-async def _receive(request: Request, folder: Path, field: str, limits: UploadLimits) -> ReceivedForm:
+async def _receive(request: Request, folder: Path, field: str, limits: UploadLimits,
+                   extra_fields: tuple[str, ...] = ()) -> ReceivedForm:
     form = await receive_form(
         request.headers.get("content-type"),
         request.headers.get("content-length"),
         request.stream(),
         folder,
-        (field,),
+        (field, *extra_fields),
         limits,
     )
-    if not form.files:
+    if not any(f.field == field for f in form.files):
         raise UploadError(422, f"no recording in the request: send it in the multipart field {field!r}")
+    for name in (field, *extra_fields) if extra_fields else ():
+        if sum(f.field == name for f in form.files) > 1:
+            raise UploadError(422, f"send one file in the multipart field {name!r}")
     return form
 
 
@@ -186,21 +197,28 @@ def _add_routes(app: FastAPI) -> None:
         f"{API_PREFIX}/file",
         response_model=ScanResultOut,
         responses=_ERRORS,
-        openapi_extra=_multipart_body("file", many=False),
+        openapi_extra=_multipart_body("file", many=False, stimulus=True),
         tags=["inference"],
     )
     async def inference_file(
         request: Request,
         threshold: float | None = Query(None, ge=0.0, le=1.0, description="decision threshold for this request"),
     ) -> ScanResultOut:
-        """Scan one uploaded recording (multipart field ``file``)."""
+        """Scan one uploaded recording (multipart field ``file``).
+
+        An optional second file in the field ``stimulus`` is what the test
+        system played: the recording is then judged on what the stimulus does
+        not explain (the result's ``stimulus`` says how it was aligned).
+        """
         state = _state(request)
-        limits = UploadLimits(max_file_bytes=state.config.max_upload_bytes, max_files=1)
+        limits = UploadLimits(max_file_bytes=state.config.max_upload_bytes, max_files=2)
         async with state.request_folder() as folder:
-            form = await _receive(request, folder, "file", limits)
+            form = await _receive(request, folder, "file", limits, extra_fields=(STIMULUS_FIELD,))
             _note(request, form)
             chosen = _request_threshold(threshold, form)
-            result = await state.run(scan_single_upload, state.detector, form.files[0], chosen)
+            recording = next(f for f in form.files if f.field == "file")
+            stimulus = next((f for f in form.files if f.field == STIMULUS_FIELD), None)
+            result = await state.run(scan_single_upload, state.detector, recording, chosen, stimulus)
             _note(request, results=[result])
             await state.run(state.record, [result])
         return ScanResultOut.from_result(result)

@@ -44,7 +44,8 @@ def hide_server_paths(text: str, upload: ReceivedFile) -> str:
     return text.replace(str(upload.path.parent), "<upload>")
 
 
-def scan_upload(detector, upload: ReceivedFile, threshold: float | None) -> ScanResult:  # noqa: ANN001
+def scan_upload(detector, upload: ReceivedFile, threshold: float | None,  # noqa: ANN001
+                stimulus: ReceivedFile | None = None) -> ScanResult:
     """Scan one stored upload; a broken file gives an error result, never an exception.
 
     Parameters
@@ -54,18 +55,25 @@ def scan_upload(detector, upload: ReceivedFile, threshold: float | None) -> Scan
         The stored upload; its sanitised client name becomes ``path``.
     threshold : float, optional
         Decision threshold for this request; None keeps the detector's.
+    stimulus : ReceivedFile, optional
+        What the test system played (stimulus-aware scan).
     """
     identity = FileIdentity.of(upload.path, with_mtime=False)  # our own copy: it cannot change under us
-    result = dataclasses.replace(detector.scan_file(upload.path, display_name=upload.filename), identity=identity)
+    scanned = detector.scan_file(upload.path, display_name=upload.filename,
+                                 stimulus=None if stimulus is None else stimulus.path,
+                                 stimulus_name=None if stimulus is None else stimulus.filename)
+    result = dataclasses.replace(scanned, identity=identity)
     if result.error is not None:
-        result = dataclasses.replace(result, error=hide_server_paths(result.error, upload))
+        error = hide_server_paths(result.error, upload)
+        result = dataclasses.replace(result, error=error if stimulus is None else hide_server_paths(error, stimulus))
     redecided = with_threshold(result, threshold)
     if redecided is not result:
         redecided = detector.describe_result(redecided, upload.path)  # other events: described anew
     return redecided
 
 
-def scan_single_upload(detector, upload: ReceivedFile, threshold: float | None) -> ScanResult:  # noqa: ANN001
+def scan_single_upload(detector, upload: ReceivedFile, threshold: float | None,  # noqa: ANN001
+                       stimulus: ReceivedFile | None = None) -> ScanResult:
     """Like `scan_upload`, but a file that cannot be scanned raises `UploadError`.
 
     Raises
@@ -82,7 +90,13 @@ def scan_single_upload(detector, upload: ReceivedFile, threshold: float | None) 
     except AudioLoadError as exc:
         reason = hide_server_paths(exc.reason, upload)
         raise UploadError(415, f"upload {upload.filename!r} is not a recording we can read: {reason}") from None
-    result = scan_upload(detector, upload, threshold)
+    if stimulus is not None:
+        try:
+            read_info(stimulus.path)
+        except AudioLoadError as exc:
+            reason = hide_server_paths(exc.reason, stimulus)
+            raise UploadError(415, f"stimulus {stimulus.filename!r} is not audio we can read: {reason}") from None
+    result = scan_upload(detector, upload, threshold, stimulus)
     if not result.ok:
         reason = (result.error or "").removeprefix(f"{upload.filename}: ")
         raise UploadError(422, f"upload {upload.filename!r} could not be scanned: {reason}")

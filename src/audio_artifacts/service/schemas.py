@@ -53,6 +53,19 @@ class IdentityOut(BaseModel):
     hashed_bytes: int = Field(ge=0, description="bytes hashed: min(size, 1 MiB)")
 
 
+class StimulusOut(BaseModel):
+    """The stimulus a recording was judged against (`results.schema.StimulusRef`)."""
+
+    file: str = Field(description="the stimulus upload's file name")
+    offset_s: float = Field(description="time in the stimulus at which the recording starts (alignment found)")
+    alignment_snr_db: float | None = Field(None, description="cross-correlation peak over the other lags, dB")
+    explained: float | None = Field(None, description="fraction of the recording's power the stimulus explains")
+    thd_percent: float | None = Field(None, description="total harmonic distortion at a tone stimulus, percent")
+    lines_hz: list[float] = Field(default_factory=list, description="the stimulus's dominant spectral lines")
+    silent: bool = Field(False, description="the stimulus is silent: the recording itself was judged")
+    warning: str | None = Field(None, description="why the stimulus was not used (recording judged as it is)")
+
+
 class ScanResultOut(BaseModel):
     """One scanned recording: the same object as a row of ``scan``'s JSONL."""
 
@@ -98,6 +111,8 @@ class ScanResultOut(BaseModel):
     events: list[EventOut] = Field(description="runs of consecutive flagged windows, merged, described")
     model: ModelRefOut
     identity: IdentityOut | None = Field(description="which bytes were scanned (size, head SHA-256)")
+    stimulus: StimulusOut | None = Field(None, description="with a stimulus upload: what it explained; windows "
+                                         "and events then describe the residual")
 
     @classmethod
     def from_result(cls, result: ScanResult) -> ScanResultOut:

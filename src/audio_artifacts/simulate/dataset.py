@@ -7,6 +7,12 @@ Layout::
     OUT/manifest.csv                           (without; split "all")
     OUT/foreign.csv                            (with ``foreign``: held-out device
                                                 families and bank groups, own seeds)
+    OUT/stimuli/<split>/<split>_<index>.flac    what the test system played (``played.py``:
+                                                own rate, own start, peak-normalised);
+                                                none for quiet recordings
+
+The manifests name the stimulus file in ``stimulus_path`` (relative to OUT;
+empty for quiet) and its true alignment in ``stimulus_offset_s``.
 
 Each recording is made from its own seed (see ``recording.py``), so the
 files do not depend on the number of workers.
@@ -25,6 +31,7 @@ import numpy as np
 
 from audio_artifacts.audio import write_audio
 from audio_artifacts.data.manifest import RecordingEntry, write_manifest
+from audio_artifacts.simulate.played import played_stimulus
 from audio_artifacts.simulate.recording import SimulatorConfig, simulate_recording
 
 SPLIT_FRACTIONS: dict[str, float] = {"train": 0.8, "val": 0.1, "test": 0.1}
@@ -92,6 +99,12 @@ def _make_one(task: _Task) -> RecordingEntry:
     samples = recording.samples[:, 0] if recording.samples.shape[1] == 1 else recording.samples
     write_audio(path, samples, recording.sample_rate, subtype=recording.subtype)
     duration = recording.samples.shape[0] / recording.sample_rate
+    played = played_stimulus(recording.stimulus_pa, recording.sample_rate, recording.seed_key)
+    stimulus_path = stimulus_offset = ""
+    if played is not None:
+        relative = Path("stimuli") / task.split / f"{recording.recording_id}.flac"
+        write_audio(Path(task.out) / relative, played.samples, played.sample_rate, subtype="PCM_24")
+        stimulus_path, stimulus_offset = relative.as_posix(), f"{played.offset_s:.6f}"
     return RecordingEntry(
         path=path.resolve(),
         label=recording.label,
@@ -111,6 +124,8 @@ def _make_one(task: _Task) -> RecordingEntry:
             "seed": recording.seed_key,
             "analyzer": json.dumps(recording.analyzer, sort_keys=True),
             "stimulus_params": json.dumps(_compact(recording.stimulus_meta), sort_keys=True),
+            "stimulus_path": stimulus_path,
+            "stimulus_offset_s": stimulus_offset,
         },
     )
 
@@ -125,6 +140,7 @@ def write_dataset(
     foreign: int = 0,
     workers: int = 1,
     progress: Callable[[int, int], None] | None = None,
+    only: tuple[str, ...] | None = None,
 ) -> DatasetSummary:
     """Simulate ``n`` recordings into ``out`` and write their manifests.
 
@@ -147,6 +163,10 @@ def write_dataset(
         Processes; 1 runs in this process.
     progress : callable, optional
         Called with (done, total) after each recording.
+    only : tuple of str, optional
+        Write only these splits (of those ``n``, ``split`` and ``foreign``
+        define); their recordings are the same as in the full dataset, since a
+        split's device pool depends on its own size only.
     """
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
@@ -158,6 +178,11 @@ def write_dataset(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     counts = split_counts(n, split, foreign)
+    if only is not None:
+        unknown = sorted(set(only) - set(counts))
+        if unknown:
+            raise ValueError(f"only: {', '.join(unknown)} not among this dataset's splits ({', '.join(counts)})")
+        counts = {name: count for name, count in counts.items() if name in only}
     tasks = [
         _Task(str(out), config, seed, name, index, max(1, int(np.ceil(count / config.recordings_per_device))))
         for name, count in counts.items() for index in range(count)

@@ -177,6 +177,10 @@ class SimulatedRecording:
     analyzer: dict[str, Any]
     stimulus_meta: dict[str, Any] = field(default_factory=dict)   # stimulus_source, clips, steps, onsets ...
     conditions: dict[str, dict[str, float]] = field(default_factory=dict)  # condition -> its spans / values
+    # What the test system played: the input pressure in Pa at ``sample_rate``, sample-aligned with
+    # ``samples`` (before the device); None for a quiet measurement. ``stimulus_file`` makes the copy a
+    # test system would keep (own rate, own start).
+    stimulus_pa: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def label(self) -> int:
@@ -387,4 +391,5 @@ def simulate_recording(config: SimulatorConfig, seed: int, split: str, index: in
                   "channel_mismatch_db": round(mismatch_db, 3), "floor_dbfs": round(measured, 2),
                   "dither": "tpdf" if dither else "none", "conditions": conditions},
         stimulus_meta=stimulus_meta, conditions=conditions,
+        stimulus_pa=signal,
     )
