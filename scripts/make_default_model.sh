@@ -4,7 +4,8 @@
 #   2. 6000 simulated recordings (train / val / test) + 800 of the foreign split
 #      (held-out device families, held-out speakers, voices, engines, soundfonts
 #      and pieces, new seeds; ~12 min)
-#   3. training (configs/default.yaml) and the classical DSP baseline
+#   3. training (configs/default.yaml) and the classical DSP baseline, then the
+#      event type head on measured features of the training events (~15 min)
 #   4. evaluation of both on the own test split and on the foreign split
 #      (per stimulus, duration band, artifact type and level band)
 #   5. ONNX export with its parity check, and the copy into the package
@@ -15,6 +16,8 @@ scripts/build_stimulus_bank.sh data/stimulus_bank --workers 2
 audio-artifacts simulate data/sim --n 6000 --seed 0 --split --foreign 800 --stimuli data/stimulus_bank --workers 2
 audio-artifacts train --config configs/default.yaml --out runs/bundled
 audio-artifacts train --config configs/dsp_baseline.yaml --out runs/dsp_baseline
+python scripts/fit_type_head.py runs/bundled/model --train data/sim/train.csv --val data/sim/val.csv \
+    --limit 1200 --cache runs/bundled/type_head_features
 for split in test foreign; do
     audio-artifacts evaluate runs/bundled/model runs/dsp_baseline/model data/sim/$split.csv \
         --out runs/bundled/eval-$split --by artifact_types stimulus

@@ -364,3 +364,50 @@ def write_audio(
     path.parent.mkdir(parents=True, exist_ok=True)
     sf.write(str(path), samples, int(sample_rate), subtype=subtype, format=file_format)
     return path
+
+
+def read_segment(
+    path: str | os.PathLike[str], start_s: float, end_s: float, channel: str | int = "mean",
+    max_rate: int = 48000,
+) -> tuple[np.ndarray, int, float]:
+    """Read ``[start_s, end_s)`` of a recording, mono, at its own rate (at most ``max_rate``).
+
+    For measuring inside an event (line frequencies, periods, times), where the
+    model's 32 kHz would hide a 12 kHz whine of a 48 kHz recording but 96 kHz
+    adds nothing an artifact uses.
+
+    Returns
+    -------
+    samples : numpy.ndarray
+        float32, shape ``(n,)``.
+    rate : int
+        Their sample rate, Hz (``min(native rate, max_rate)``).
+    offset_s : float
+        Time of the first sample, seconds (``start_s`` clipped to the file).
+
+    Raises
+    ------
+    AudioLoadError
+        As :func:`stream_audio`.
+    """
+    path = Path(path)
+    if not end_s >= start_s:
+        raise ValueError(f"read_segment: need end_s >= start_s, got {start_s}..{end_s}")
+    handle = _open(path)
+    with handle:
+        native = int(handle.samplerate)
+        if channel != "mean" and int(channel) >= handle.channels:
+            raise AudioLoadError(path, f"channel {channel} requested but the file has {handle.channels} channel(s)")
+        first = int(np.clip(round(max(start_s, 0.0) * native), 0, handle.frames))
+        last = int(np.clip(round(end_s * native), first, handle.frames))
+        try:
+            handle.seek(first)
+            block = handle.read(last - first, dtype="float32", always_2d=True)
+        except (sf.LibsndfileError, RuntimeError) as exc:
+            raise AudioLoadError(path, f"decoding failed near {first / native:.3f} s: {exc}") from None
+    mono = np.ascontiguousarray(_select_channel(block, channel), dtype=np.float32)
+    mono[~np.isfinite(mono)] = 0.0
+    rate = min(native, int(max_rate))
+    if rate != native and mono.size:
+        mono = soxr.resample(mono, native, rate, quality="HQ").astype(np.float32, copy=False)
+    return mono, rate, first / native

@@ -113,18 +113,20 @@ def test_threshold_override_drives_verdict_trigger_and_events(tmp_path, capsys, 
     assert r["threshold"] == threshold and r["verdict"] == "artifact"
     flagged = [w for w in r["windows"] if w["probability"] >= threshold]
     assert r["triggered_at"] == flagged[0]["start"]
-    for w in r["windows"]:  # a window lies in an event exactly when it is over the threshold
-        inside = any(e["start"] <= w["start"] and w["end"] <= e["end"] for e in r["events"])
-        assert inside == (w["probability"] >= threshold)
-    for e in r["events"]:
-        assert e["probability"] == max(w["probability"] for w in flagged if e["start"] <= w["start"] <= e["end"])
+    # one event per run of flagged windows, with the run's probability, described in or just around it
+    from audio_artifacts.results.schema import Span, merge_events
+
+    runs = merge_events([Span.coerce(w) for w in r["windows"]], threshold)
+    assert [e["probability"] for e in r["events"]] == [run.probability for run in runs]
+    for e, run in zip(r["events"], runs):
+        assert run.start - 1.5 - 1e-6 <= e["start"] <= e["end"] <= run.end + 1.5 + 1e-6
 
     everything = tmp_path / "all.jsonl"
     scan(capsys, tmp_path / "long.wav", "--model", tiny_model_dir, "--out", everything, "--threshold", 0)
     (r,) = rows(everything)
     assert r["verdict"] == "artifact" and r["triggered_at"] == 0.0
-    assert [{k: e[k] for k in ("start", "end", "probability")} for e in r["events"]] == [
-        {"start": 0.0, "end": r["windows"][-1]["end"], "probability": r["probability"]}]
+    (e,) = r["events"]  # every window flagged: one event, its times measured inside the recording
+    assert e["probability"] == r["probability"] and 0.0 <= e["start"] <= e["end"] <= r["windows"][-1]["end"]
     nothing = tmp_path / "none.jsonl"
     scan(capsys, tmp_path / "long.wav", "--model", tiny_model_dir, "--out", nothing, "--threshold", 1)
     (r,) = rows(nothing)

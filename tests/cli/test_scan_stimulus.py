@@ -84,10 +84,13 @@ def test_resume_keeps_a_summary_written_before_the_stimulus_columns(tmp_path: Pa
     b, _ = _pair(tmp_path, "b", 2, 0.05)
     summary = tmp_path / "out.csv"
     assert _scan(str(a), "--model", str(tiny_model_dir), "--out", str(summary)).returncode == 0
-    lines = summary.read_text(encoding="utf-8").splitlines()
-    cut = len(CSV_COLUMNS) - len(IDENTITY_CSV_COLUMNS)
-    older = [",".join(IDENTITY_CSV_COLUMNS)] + [line[: len(line) - cut] for line in lines[1:]]  # empty cells
-    summary.write_text("\n".join(older) + "\n", encoding="utf-8")
+    # the same rows as an older version wrote them: only the columns up to the file identity
+    with summary.open(encoding="utf-8", newline="") as handle:
+        kept = [{k: row[k] for k in IDENTITY_CSV_COLUMNS} for row in csv.DictReader(handle)]
+    with summary.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=IDENTITY_CSV_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(kept)
     done = _scan(str(a), str(b), "--model", str(tiny_model_dir), "--out", str(summary), "--resume")
     assert done.returncode == 0, done.stderr
     rows = list(csv.DictReader(summary.open(encoding="utf-8")))

@@ -70,7 +70,8 @@ def test_threshold_override_sets_verdict_trigger_and_events(tiny_model_dir, reco
     if levels.size < 2:
         pytest.skip("the random model gave every window the same probability")
     threshold = float(levels[levels.size // 2])  # some windows over, some under
-    result = Detector(tiny_model_dir, backend="torch", threshold=threshold).scan_file(path)
+    # the runs of windows themselves (describe=False); described events are checked against them below
+    result = Detector(tiny_model_dir, backend="torch", threshold=threshold, describe=False).scan_file(path)
     assert result.threshold == threshold
     flagged = [w for w in result.windows if w.probability >= threshold]
     assert 0 < len(flagged) < len(result.windows)
@@ -86,6 +87,11 @@ def test_threshold_override_sets_verdict_trigger_and_events(tiny_model_dir, reco
         assert event.probability == max(w.probability for w in inside)
     assert sum(len([w for w in result.windows if e.start <= w.start and w.end <= e.end])
                for e in result.events) == len(flagged)
+    # described: one event per run, its probability, its times measured in or just around the run
+    described = Detector(tiny_model_dir, backend="torch", threshold=threshold).scan_file(path)
+    assert [e.probability for e in described.events] == [e.probability for e in result.events]
+    for event, run in zip(described.events, result.events):
+        assert run.start - 1.5 - 1e-6 <= event.start <= event.end <= run.end + 1.5 + 1e-6
     # a threshold above every window: no verdict, no trigger, no events
     high = Detector(tiny_model_dir, backend="torch", threshold=min(1.0, float(levels[-1]) + 1e-6))
     quiet = high.scan_file(path)

@@ -194,8 +194,10 @@ def test_table_shows_each_file_and_errors():
     assert lines[0].split()[:3] == ["file", "verdict", "prob"]
     assert "unit7_V212-Tx_10dB.wav" in lines[2] and "artifact" in lines[2] and "0.900" in lines[2]
     assert len(lines[2].split("  ")[0]) == 40  # long names keep their end
-    assert "no_artifact" in lines[3] and "-" in lines[3].split()
-    assert "ERROR" in lines[4] and "empty file (0 bytes)" in lines[4]
+    # each event on its own line, with its times
+    assert lines[3:5] == ["    event 3.75-12.50 s", "    event 15.00-20.00 s"]
+    assert "no_artifact" in lines[5] and "-" in lines[5].split()
+    assert "ERROR" in lines[6] and "empty file (0 bytes)" in lines[6]
     assert lines[-1] == "3 file(s): 1 artifact, 1 no_artifact, 1 error"
     with pytest.raises(ValueError, match="name_width"):
         TableFormatter(name_width=3)

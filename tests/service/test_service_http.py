@@ -18,6 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from audio_artifacts.results.schema import Span, merge_events
+
 FILE = "/api/v1/inference/file"
 BATCH = "/api/v1/inference/batch"
 
@@ -134,7 +136,12 @@ def test_request_threshold_redecides_without_changing_probabilities(
             flagged = [w for w in reference["windows"] if w["probability"] >= threshold]
             assert row["verdict"] == ("artifact" if flagged else "no_artifact")
             assert row["triggered_at"] == (flagged[0]["start"] if flagged else None)
-            assert [e["start"] for e in row["events"][:1]] == [w["start"] for w in flagged[:1]]
+            # events are described anew at the request's threshold: the first lies inside the
+            # first run of flagged windows, or just around it (inference.describe.MARGIN_S)
+            assert len(row["events"][:1]) == len(flagged[:1])
+            runs = merge_events([Span.coerce(w) for w in reference["windows"]], threshold)
+            for event, run in zip(row["events"][:1], runs[:1]):
+                assert run.start - 1.5 - 1e-6 <= event["start"] <= event["end"] <= run.end + 1.5 + 1e-6, (event, run)
 
 
 def test_bad_threshold_and_missing_field_are_422(client: httpx.Client, recordings: dict[str, Path]) -> None:
@@ -333,3 +340,21 @@ def test_client_that_disconnects_mid_upload_leaves_nothing(server: Server, long_
         time.sleep(0.05)
     assert server.leftovers() == []
     assert httpx.get(server.url("/health"), timeout=30).status_code == 200
+
+
+def test_events_carry_what_was_found_in_file_and_batch_answers(
+    client: httpx.Client, recordings: dict[str, Path]
+) -> None:
+    """At threshold 0 every window is flagged; the event is described from the upload (a 1 kHz hum)."""
+    row = post_file(client, recordings["hum_1k.flac"], params={"threshold": 0.0}).json()
+    (event,) = row["events"]
+    assert set(event) >= {"type", "type_probabilities", "frequencies_hz", "period_s", "level_db", "band_hz"}
+    assert any(abs(f - 1000.0) <= 2.0 for f in event["frequencies_hz"]), event
+    assert event["band_hz"][0] <= 1000.0 <= event["band_hz"][1] and event["level_db"] > 10
+    with open(recordings["hum_1k.flac"], "rb") as a, open(recordings["buzz_217hz.wav"], "rb") as b:
+        answer = client.post(BATCH, params={"threshold": 0.0},
+                             files=[("files", ("hum_1k.flac", a)), ("files", ("buzz_217hz.wav", b))])
+    assert answer.status_code == 200, answer.text
+    hum, buzz = answer.json()
+    assert hum["events"] == row["events"]
+    assert any(abs(f - 217.0) <= 2.0 for f in buzz["events"][0]["frequencies_hz"]), buzz["events"]

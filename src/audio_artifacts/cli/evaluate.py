@@ -27,7 +27,11 @@ The recording-level comparison table is printed on stdout, then the
 per-condition comparison (worst per-stimulus FPR, FPR of recordings < 5 s,
 recall at >= 0 dB) and each model's per-condition tables: FPR of clean
 recordings per stimulus and per duration band, recall per artifact type and
-per level band, all at the threshold used.
+per level band, all at the threshold used. With event truth in the manifest
+(the simulator's CSV), each model's description figures follow
+(``evaluation.description``: type accuracy and per-type F1, share of true
+lines found within max(1 %, 16 Hz), periods within 5 %, onset / offset
+errors, for events >= 6 dB over the floor).
 
 Exit codes: 0 ok; 1 some recordings could not be read (they are listed in the
 reports, the others evaluated); 2 usage errors (bad manifest, model
@@ -228,6 +232,11 @@ def run(args: argparse.Namespace) -> int:
     for evaluation in evaluations:
         print()
         print("\n".join(conditions_markdown(evaluation.conditions, "##", f"{evaluation.label}: ")).rstrip())
+        if evaluation.description:
+            from audio_artifacts.evaluation.description import description_markdown
+
+            print(f"\n## {evaluation.label}: what the events are (type, lines, period, times)\n")
+            print(description_markdown(evaluation.description))
     if stimulus_root is not None:
         side = []
         for plain, aware in zip(dicts[::2], dicts[1::2]):

@@ -543,7 +543,7 @@ def _drop_rows(out: Path, fmt: str, paths: set[str]) -> None:
         dialect = CsvSummaryWriter.dialect_of(out) or "plain"
         delimiter = ";" if dialect == "excel" else ","
         missing = CsvSummaryWriter.missing_columns(out)
-        kept.append(CsvSummaryWriter.header_line(dialect))  # an older header gains the file_* columns
+        kept.append(CsvSummaryWriter.header_line(dialect))  # an older header gains the newer columns
         for line in lines[1:]:
             fields = next(csv.reader(io.StringIO(line), delimiter=delimiter), [""])
             if fields[0] not in paths:

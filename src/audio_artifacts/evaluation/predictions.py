@@ -39,6 +39,10 @@ class RecordingScores:
         float64, shape ``(n_windows,)``, artifact probability per window.
     window_labels : numpy.ndarray
         int64, shape ``(n_windows,)``, 0/1 label per window.
+    events : tuple of Event
+        The events the detector reported, described (type, lines, period, times).
+    threshold : float or None
+        The threshold the events were made at.
     """
 
     entry: RecordingEntry
@@ -46,6 +50,8 @@ class RecordingScores:
     ends: np.ndarray
     probabilities: np.ndarray
     window_labels: np.ndarray
+    events: tuple = ()
+    threshold: float | None = None
 
     @property
     def probability(self) -> float:
@@ -65,6 +71,7 @@ class RecordingScores:
                     self.starts.tolist(), self.ends.tolist(), self.probabilities.tolist(), self.window_labels.tolist()
                 )
             ],
+            "events": [e.to_dict() for e in self.events],
         }
 
 
@@ -119,7 +126,7 @@ def score_entries(
             [window_label(s, e, entry, min_overlap_s) for s, e in zip(starts.tolist(), ends.tolist())],
             dtype=np.int64,
         )
-        yield RecordingScores(entry, starts, ends, probabilities, labels)
+        yield RecordingScores(entry, starts, ends, probabilities, labels, result.events, result.threshold)
 
 
 class PredictionWriter:

@@ -47,6 +47,7 @@ class ModelEvaluation:
     optimistic: dict[str, Any]
     breakdowns: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     conditions: dict[str, Any] = field(default_factory=dict)
+    description: dict[str, Any] = field(default_factory=dict)
     calibration: dict[str, Any] = field(default_factory=dict)
     failures: list[dict[str, str]] = field(default_factory=list)
     figures: dict[str, str] = field(default_factory=dict)
@@ -118,10 +119,27 @@ def evaluate_scores(
         optimistic=optimistic,
         breakdowns={column: breakdown(scores, column, threshold) for column in by},
         conditions=condition_report(scores, threshold),
+        description=_description(scores),
         calibration={level: calibration_report(labels, probs) for level, (labels, probs)
                      in {"recordings": (rec_labels, rec_probs), "windows": (win_labels, win_probs)}.items()},
         failures=[{"path": str(f.entry.path), "error": f.error} for f in failures],
     )
+
+
+def _description(scores: Sequence[RecordingScores]) -> dict[str, Any]:
+    """Description figures (:mod:`~audio_artifacts.evaluation.description`) when the manifest has event truth."""
+    from audio_artifacts.evaluation.description import description_report
+    from audio_artifacts.results.schema import Span, merge_events
+
+    with_truth = [s for s in scores if s.entry.events is not None]
+    if not any(s.entry.events for s in with_truth):
+        return {}
+
+    def plain(s: RecordingScores):
+        windows = [Span(a, b, p) for a, b, p in zip(s.starts.tolist(), s.ends.tolist(), s.probabilities.tolist())]
+        return merge_events(windows, s.threshold) if s.threshold is not None else ()
+
+    return description_report((s.entry, s.events, plain(s)) for s in with_truth)
 
 
 def write_json(path: str | os.PathLike[str], data: Any) -> Path:
@@ -269,6 +287,11 @@ def model_markdown(evaluation: ModelEvaluation, figure_prefix: str = "") -> str:
         lines += _calibration_lines(e)
     if e.conditions:
         lines += conditions_markdown(e.conditions)
+    if e.description:
+        from audio_artifacts.evaluation.description import description_markdown
+
+        lines += ["### What the events are (against the simulator's truth)", "",
+                  description_markdown(e.description), ""]
     for column, rows in e.breakdowns.items():
         lines += [f"### By {column}", "", *_breakdown_table(rows), ""]
     for name, file in e.figures.items():

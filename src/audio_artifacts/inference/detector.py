@@ -5,6 +5,8 @@ Data flow per recording (the same window code as training)::
     audio.stream_audio  ->  windows.iter_windows  ->  batches (B, samples)
         -> backend.logits  ->  sigmoid(logit / T) (once, here)  ->  window probabilities
         -> recording probability (max) -> verdict, triggered_at, events
+        -> each event described (inference.describe: type, lines, period,
+           level, band, precise start / end), flagged recordings only
 
 A reader thread decodes, resamples and windows the recordings (file after
 file) while the calling thread runs the model, so both cores work: numpy,
@@ -151,6 +153,10 @@ class Detector:
         stay in input order); None: ``min(2, threads)``. On 2 cores this
         gives two single-threaded calls in parallel, which measured faster
         than one call on two intra-op threads (docs/scan.md).
+    describe : bool
+        Describe every event (type, line frequencies, period, level, band,
+        start / end from the audio: ``inference.describe``); False keeps the
+        plain runs of flagged windows.
     device : str
         Torch device of the model (``"cpu"``; ``"cuda"`` on a GPU worker).
     """
@@ -166,6 +172,7 @@ class Detector:
         channel: str | int = "mean",
         prefetch_batches: int = 2,
         workers: int | None = None,
+        describe: bool = True,
         device: str = "cpu",
         stimulus_rule: str = "both",
     ) -> None:
@@ -201,6 +208,11 @@ class Detector:
         self.audio_config = AudioConfig(
             sample_rate=self.info.sample_rate, channel=channel, block_seconds=block_seconds
         )
+        self.describer = None
+        if describe:
+            from audio_artifacts.inference.describe import EventDescriber
+
+            self.describer = EventDescriber(self.model_dir, channel=channel)
 
     # ------------------------------------------------------------------ public API
 
@@ -251,7 +263,7 @@ class Detector:
                     for i, s in enumerate(stimuli)]
         for index, outcome in self._scores(paths, plan):
             name = display_names[index] if display_names is not None else str(paths[index])
-            yield self._result(name, outcome)
+            yield self._result(name, outcome, paths[index])
 
     def window_probabilities(self, path: str | Path) -> tuple[list[tuple[float, float]], np.ndarray]:
         """Window times and artifact probabilities of one recording (for evaluation).
@@ -280,7 +292,7 @@ class Detector:
 
     # ------------------------------------------------------------------ internals
 
-    def _result(self, name: str, outcome: WindowScores | _FileFailed) -> ScanResult:
+    def _result(self, name: str, outcome: WindowScores | _FileFailed, path: Path | None = None) -> ScanResult:
         from audio_artifacts.results.schema import ScanResult
 
         model = {"name": self.info.name, "version": self.info.version,
@@ -297,7 +309,7 @@ class Detector:
                 channels=None if info is None else info.channels,
             )
         info = outcome.info
-        return ScanResult.from_windows(
+        result = ScanResult.from_windows(
             name,
             windows=[
                 {"start": s, "end": e, "probability": p}
@@ -310,6 +322,20 @@ class Detector:
             channels=info.channels,
             stimulus=outcome.stimulus,
         )
+        return result if path is None else self.describe_result(result, path)
+
+    def describe_result(self, result: ScanResult, path: str | Path) -> ScanResult:
+        """``result`` with its events described from the recording at ``path`` (``inference.describe``).
+
+        Nothing to do (the result is returned as it is) for a result without
+        events, an error result, or a detector made with ``describe=False``.
+        Use it after re-deciding a result at another threshold.
+        """
+        if self.describer is None or not result.ok or not result.events or result.duration_s is None:
+            return result
+        from dataclasses import replace
+
+        return replace(result, events=self.describer.describe_events(path, result.events, result.duration_s))
 
     def _scores(self, paths: list[Path], stimuli: list | None = None
                 ) -> Iterator[tuple[int, "WindowScores | _FileFailed"]]:

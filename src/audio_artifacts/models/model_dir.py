@@ -8,6 +8,9 @@ Layout::
     config.yaml         the full resolved training config (for reproduction)
     MODEL_CARD.md       data, metrics, threshold, how to reproduce
     model.onnx          optional, written by ``audio-artifacts export``
+    type_head.json      optional: the event type head (``explain.type_head``),
+                        written by ``scripts/fit_type_head.py``; without it
+                        events are measured but get no type
 
 `load_model_dir` rebuilds the model through the registry from ``model.json``
 alone, so no training code is needed to use a model.

@@ -41,10 +41,16 @@ IDENTITY_CSV_COLUMNS = (*LEGACY_CSV_COLUMNS, "file_size", "file_mtime_ns", "file
 #: The stimulus-aware scan's columns (empty for a scan without a stimulus).
 STIMULUS_CSV_COLUMNS = ("stimulus", "stimulus_offset_s", "stimulus_explained", "stimulus_thd_percent",
                         "stimulus_warning")
+#: Columns of the flat CSV summary before events were described (still read and resumed).
+STIMULUS_CSV_HEADER = (*IDENTITY_CSV_COLUMNS, *STIMULUS_CSV_COLUMNS)
+#: What every event says, in the CSV: ``event_types`` the kinds found (``+``-joined,
+#: in event order), ``events`` each event's times, type, lines, period and level
+#: (:meth:`Event.summary`, `` | ``-separated).
+EVENT_CSV_COLUMNS = ("event_types", "events")
 #: Columns of the flat CSV summary, in order.
-CSV_COLUMNS = (*IDENTITY_CSV_COLUMNS, *STIMULUS_CSV_COLUMNS)
+CSV_COLUMNS = (*STIMULUS_CSV_HEADER, *EVENT_CSV_COLUMNS)
 #: Every older header, oldest first: each is a prefix of CSV_COLUMNS.
-OLDER_CSV_HEADERS = (LEGACY_CSV_COLUMNS, IDENTITY_CSV_COLUMNS)
+OLDER_CSV_HEADERS = (LEGACY_CSV_COLUMNS, IDENTITY_CSV_COLUMNS, STIMULUS_CSV_HEADER)
 #: CSV dialects: ``plain`` (``,``, ``.`` decimals, no BOM) and ``excel`` (``;``,
 #: ``,`` decimals and a UTF-8 BOM: what Excel in a German or most European
 #: locales opens as a table when the file is double-clicked).
@@ -224,6 +230,25 @@ class Event(Span):
             "level_db": self.level_db,
             "band_hz": None if self.band_hz is None else list(self.band_hz),
         }
+
+    def summary(self) -> str:
+        """One line for tables and the CSV, e.g. ``"4.05-7.04 s tonal 1000 Hz 38 dB"``.
+
+        Times, then (when measured) the type, up to three line frequencies
+        (``+N`` more), the period and the level.
+        """
+        parts = [f"{self.start:.2f}-{self.end:.2f} s"]
+        if self.type is not None:
+            parts.append(self.type)
+        if self.frequencies_hz:
+            shown = ",".join(f"{f:.0f}" for f in self.frequencies_hz[:3])
+            more = len(self.frequencies_hz) - 3
+            parts.append(f"{shown}{f' +{more}' if more > 0 else ''} Hz")
+        if self.period_s is not None:
+            parts.append(f"T={self.period_s * 1000:.1f} ms" if self.period_s < 0.1 else f"T={self.period_s:.3f} s")
+        if self.level_db is not None:
+            parts.append(f"{self.level_db:.0f} dB")
+        return " ".join(parts)
 
     @classmethod
     def coerce(cls, value: Span | Mapping[str, Any]) -> Event:
@@ -616,6 +641,8 @@ class ScanResult:
             "file_sha256": "" if self.identity is None else self.identity.sha256,
             "file_hashed_bytes": "" if self.identity is None else self.identity.hashed_bytes,
             **self._stimulus_cells(),
+            "event_types": "+".join(dict.fromkeys(e.type for e in self.events if e.type is not None)),
+            "events": " | ".join(e.summary() for e in self.events),
         }
 
     def _stimulus_cells(self) -> dict[str, Any]:

@@ -1,4 +1,8 @@
-"""The fixed-width terminal table ``scan`` prints as files finish."""
+"""The fixed-width terminal table ``scan`` prints as files finish.
+
+Each recording is one row; each of its events follows on its own indented
+line: times, type, line frequencies, period and level (:meth:`Event.summary`).
+"""
 
 from __future__ import annotations
 
@@ -22,6 +26,7 @@ class TableFormatter:
         return head + "\n" + "-" * len(head)
 
     def row(self, result: ScanResult) -> str:
+        """The recording's row, then one indented line per event."""
         w = self.name_width
         name = result.path if len(result.path) <= w else "…" + result.path[-(w - 1):]
         if not result.ok:
@@ -36,7 +41,7 @@ class TableFormatter:
             line += f"  stimulus {Path(ref.file).name} at {ref.offset_s:+.3f}s"
             if ref.warning:
                 line += f"  WARNING: {ref.warning}"
-        return line
+        return "\n".join([line, *(f"    event {e.summary()}" for e in result.events)])
 
     @staticmethod
     def footer(n_files: int, n_artifact: int, n_error: int) -> str:

@@ -268,7 +268,7 @@ class CsvSummaryWriter(_RowWriter):
     def read_rows(path: str | os.PathLike[str]) -> list[dict[str, str]]:
         """Every complete row of an existing CSV summary, as strings by column name.
 
-        Both dialects and the older header without the ``file_*`` columns are
+        Both dialects and the older headers (:data:`OLDER_CSV_HEADERS`) are
         read; numbers come back with ``.`` decimals. A torn last row (crash
         mid-write) and rows with the wrong number of fields are skipped; a
         file without the expected header gives no rows.

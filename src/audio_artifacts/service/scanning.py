@@ -18,6 +18,8 @@ def with_threshold(result: ScanResult, threshold: float | None) -> ScanResult:
 
     The window probabilities and the recording probability do not depend on
     the threshold, so a request's own threshold needs no second model pass.
+    The events come back plain (runs of flagged windows): describe them with
+    ``Detector.describe_result``.
     """
     if threshold is None or threshold == result.threshold:
         return result
@@ -64,7 +66,10 @@ def scan_upload(detector, upload: ReceivedFile, threshold: float | None,  # noqa
     if result.error is not None:
         error = hide_server_paths(result.error, upload)
         result = dataclasses.replace(result, error=error if stimulus is None else hide_server_paths(error, stimulus))
-    return with_threshold(result, threshold)
+    redecided = with_threshold(result, threshold)
+    if redecided is not result:
+        redecided = detector.describe_result(redecided, upload.path)  # other events: described anew
+    return redecided
 
 
 def scan_single_upload(detector, upload: ReceivedFile, threshold: float | None,  # noqa: ANN001

@@ -1,0 +1,152 @@
+"""Say what was found in each event: type, line frequencies, period, level, band and precise times.
+
+The detector flags 5 s windows; :class:`EventDescriber` re-reads each flagged
+span of the recording at its own rate (at most 48 kHz, so a 12 kHz whine of
+a 48 kHz file is kept), plus a margin on both sides, measures it
+(:mod:`audio_artifacts.explain.measure`) and fills the :class:`Event` fields.
+
+The type comes from the model directory's type head (``type_head.json``,
+:mod:`audio_artifacts.explain.type_head`). A directory without one still
+gets frequencies, period, level, band and times by measurement; ``type`` is
+then ``None`` and ``type_probabilities`` empty (the fields to report are
+chosen by simple rules on the measurements, never named as a type).
+
+Describing runs only for recordings with events, so scanning clean
+recordings costs nothing more.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from audio_artifacts.results.schema import EVENT_TYPES, MAX_EVENT_FREQUENCIES, Event
+
+log = logging.getLogger(__name__)
+
+#: Seconds read before and after a flagged span: onsets a little outside the windows are found.
+MARGIN_S = 1.5
+#: Events longer than this are measured in their first and last ``EDGE_S`` seconds only (memory, time).
+LONG_EVENT_S = 120.0
+EDGE_S = 60.0
+#: The measuring rate is the recording's own, capped here (Hz).
+MAX_RATE = 48000
+
+
+@dataclass(frozen=True)
+class Description:
+    """What the measurement says about one event (before it becomes an :class:`Event`)."""
+
+    start: float
+    end: float
+    type: str | None
+    type_probabilities: tuple[tuple[str, float], ...]
+    frequencies_hz: tuple[float, ...]
+    period_s: float | None
+    level_db: float | None
+    band_hz: tuple[float, float] | None
+
+
+class EventDescriber:
+    """Describes events of recordings with a model directory's type head (if it has one).
+
+    Parameters
+    ----------
+    model_dir : str or Path, optional
+        Where ``type_head.json`` is looked for; None: no type head.
+    channel : "mean" or int
+        How multi-channel files become mono (as the detector's audio).
+
+    Raises
+    ------
+    ModelDirError
+        When the directory's type head cannot be read.
+    """
+
+    def __init__(self, model_dir: str | os.PathLike[str] | None = None, channel: str | int = "mean") -> None:
+        from audio_artifacts.explain.measure import FEATURE_NAMES
+        from audio_artifacts.explain.type_head import load_type_head
+
+        self.head = None if model_dir is None else load_type_head(model_dir, FEATURE_NAMES)
+        if self.head is not None and tuple(self.head.type_names) != EVENT_TYPES:
+            from audio_artifacts.errors import ModelDirError
+
+            raise ModelDirError(f"{model_dir}: type head names {self.head.type_names}, expected {EVENT_TYPES}")
+        self.channel = channel
+
+    def describe_events(self, path: str | os.PathLike[str], events: Sequence[Event],
+                        duration_s: float) -> tuple[Event, ...]:
+        """``events`` with their description; an event that cannot be measured is kept as it was."""
+        described = []
+        for event in events:
+            try:
+                d = self.describe_span(path, event.start, event.end, duration_s)
+            except Exception as exc:  # noqa: BLE001 - a description must never lose the detection
+                log.warning("%s: event %.2f-%.2f s not described: %s: %s", path, event.start, event.end,
+                            type(exc).__name__, exc)
+                described.append(event)
+                continue
+            described.append(Event(d.start, max(d.start, d.end), event.probability, type=d.type,
+                                   type_probabilities=d.type_probabilities, frequencies_hz=d.frequencies_hz,
+                                   period_s=d.period_s, level_db=d.level_db, band_hz=d.band_hz))
+        return tuple(described)
+
+    def describe_span(self, path: str | os.PathLike[str], start: float, end: float,
+                      duration_s: float) -> Description:
+        """Measure the span ``[start, end]`` (s) of the recording at ``path``; see the module docstring."""
+        if end - start + 2 * MARGIN_S <= LONG_EVENT_S:
+            return self.describe_analysis(measure_span(path, start, end, duration_s, self.channel))
+        head = self.describe_analysis(measure_span(path, start, start + EDGE_S, duration_s, self.channel))
+        tail = self.describe_analysis(measure_span(path, end - EDGE_S, end, duration_s, self.channel), head.type)
+        return Description(head.start, tail.end, head.type, head.type_probabilities, head.frequencies_hz,
+                           head.period_s, head.level_db, head.band_hz)
+
+    def describe_audio(self, audio, kind: str | None = None) -> Description:
+        """Describe one event's audio (:class:`~audio_artifacts.explain.measure.EventAudio`)."""
+        from audio_artifacts.explain.measure import analyse
+
+        return self.describe_analysis(analyse(audio), kind)
+
+    def describe_analysis(self, analysis, kind: str | None = None) -> Description:
+        """Describe a measured event (:class:`~audio_artifacts.explain.measure.Analysis`).
+
+        ``kind`` forces the type used to choose the fields (the head's is used otherwise).
+        """
+        from audio_artifacts.explain.measure import describe_fields, features
+
+        probabilities: tuple[tuple[str, float], ...] = ()
+        line_probability = None
+        if self.head is not None:
+            p = self.head.probabilities(features(analysis))
+            probabilities = tuple((name, round(float(v), 4)) for name, v in zip(EVENT_TYPES, p))
+            kind = kind or EVENT_TYPES[int(np.argmax(p))]
+            line_probability = max(v for name, v in probabilities if name in ("tdma_buzz", "packet_buzz"))
+        fields = describe_fields(analysis, kind, line_probability, MAX_EVENT_FREQUENCIES)
+        return Description(
+            round(fields.start, 3), round(fields.end, 3), kind if self.head is not None else None, probabilities,
+            tuple(round(f, 2) for f in fields.frequencies_hz),
+            None if fields.period_s is None else round(fields.period_s, 6),
+            None if fields.level_db is None else round(fields.level_db, 1),
+            None if fields.band_hz is None else (round(fields.band_hz[0], 1), round(fields.band_hz[1], 1)),
+        )
+
+
+def measure_span(path: str | os.PathLike[str], start: float, end: float, duration_s: float,
+                 channel: str | int = "mean"):
+    """Read ``[start - MARGIN_S, end + MARGIN_S]`` of a recording and measure it (an ``Analysis``).
+
+    Raises
+    ------
+    AudioLoadError
+        When the recording cannot be read.
+    """
+    from audio_artifacts.audio import read_segment
+    from audio_artifacts.explain.measure import EventAudio, analyse
+
+    first, last = max(0.0, start - MARGIN_S), min(duration_s, end + MARGIN_S)
+    samples, rate, offset = read_segment(path, first, max(first, last), channel, MAX_RATE)
+    return analyse(EventAudio(samples, rate, offset, (start, end)))

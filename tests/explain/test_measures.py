@@ -1,0 +1,92 @@
+"""Each measure on synthetic signals of known parameters: lines, combs, periods, crossings."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from audio_artifacts.explain.lines import (
+    Line,
+    find_comb,
+    pick_lines,
+    report_frequencies,
+)
+from audio_artifacts.explain.periods import (
+    autocorrelation_period,
+    band_envelope,
+    interval_period,
+)
+from audio_artifacts.explain.spectra import fine_frame, stft_power
+from audio_artifacts.explain.timing import crossing_span
+
+RATE = 48000
+
+
+def _spectrum(signal: np.ndarray, rate: int = RATE) -> tuple[np.ndarray, float]:
+    frame = fine_frame(rate)
+    return np.median(stft_power(signal, frame, frame // 4), axis=0), rate / frame
+
+
+@pytest.mark.parametrize("freq", [157.3, 2000.0, 3300.0, 12000.0])
+def test_a_line_is_found_within_a_fraction_of_a_bin(freq: float) -> None:
+    rng = np.random.default_rng(1)
+    t = np.arange(4 * RATE) / RATE
+    spectrum, resolution = _spectrum(1e-3 * rng.standard_normal(t.size) + 3e-3 * np.sin(2 * np.pi * freq * t))
+    lines, _ = pick_lines(spectrum, resolution)
+    assert len(lines) == 1, lines
+    assert abs(lines[0].frequency_hz - freq) < 0.3 * resolution
+    assert lines[0].prominence_db > 20
+
+
+def test_noise_alone_has_no_lines() -> None:
+    spectrum, resolution = _spectrum(np.random.default_rng(2).standard_normal(4 * RATE))
+    assert pick_lines(spectrum, resolution)[0] == []
+
+
+@pytest.mark.parametrize("f0", [216.68, 100.0, 50.0, 25.0])
+def test_a_pulse_train_comb_gives_its_fundamental_first(f0: float) -> None:
+    rng = np.random.default_rng(3)
+    t = np.arange(4 * RATE) / RATE
+    pulses = ((t * f0) % 1.0 < 0.1).astype(float)
+    spectrum, resolution = _spectrum(1e-3 * rng.standard_normal(t.size) + 0.01 * (pulses - pulses.mean()))
+    lines, _ = pick_lines(spectrum, resolution)
+    comb = find_comb(lines, resolution)
+    assert comb is not None and len(comb.harmonics) >= 10
+    assert comb.fundamental_hz == pytest.approx(f0, rel=0.002)
+    reported = report_frequencies(lines, comb, 12)
+    assert reported[0] == comb.fundamental_hz and len(reported) == 12
+    assert list(reported[1:]) == sorted(reported[1:])
+
+
+def test_a_tone_beside_a_comb_is_not_crowded_out() -> None:
+    comb_lines = [Line(217.0 * k, 30.0) for k in range(1, 40)]
+    tone = Line(3150.0, 12.0)
+    comb = find_comb([*comb_lines, tone], 3.0)
+    assert comb is not None and comb.fundamental_hz == pytest.approx(217.0)
+    assert 3150.0 in report_frequencies(sorted([*comb_lines, tone], key=lambda x: x.frequency_hz), comb, 12)
+
+
+@pytest.mark.parametrize("period", [0.05, 0.23, 0.8, 1.25])
+def test_envelope_period_of_an_impulse_train_within_one_percent(period: float) -> None:
+    rng = np.random.default_rng(4)
+    x = 1e-3 * rng.standard_normal(10 * RATE)
+    k = np.arange(200)
+    for start in np.arange(0.3, 9.5, period):
+        i = int(start * RATE)
+        x[i:i + 200] += 0.05 * np.exp(-k / 40.0) * np.sin(2 * np.pi * 1000 * k / RATE)
+    envelope = band_envelope(x, RATE, (500.0, 2000.0))
+    found = autocorrelation_period(envelope, 500, 0.04, 1.5)
+    assert found is not None and found.period_s == pytest.approx(period, rel=0.01)
+
+
+def test_interval_period_needs_a_regular_train() -> None:
+    assert interval_period(np.arange(0.0, 5.0, 0.8)).period_s == pytest.approx(0.8)
+    assert interval_period(np.array([0.0, 0.3, 1.9, 2.0, 4.5])) is None
+
+
+def test_crossing_span_interpolates_between_frames() -> None:
+    times = np.arange(10, dtype=float)
+    track = np.array([0, 0, 0, 10, 20, 20, 20, 10, 0, 0], dtype=float)
+    assert crossing_span(track, times, 15.0) == pytest.approx((3.5, 6.5))
+    assert crossing_span(track, times, 25.0) is None
+    assert crossing_span(np.full(4, 20.0), np.arange(4.0), 10.0, edge_s=0.5) == (-0.5, 3.5)
