@@ -395,3 +395,20 @@ def test_progress_bar_on_a_terminal_only(tmp_path, tiny_model_dir, make_recordin
     assert b"scanning:" in drawn and b"/2 [" in drawn
     # the table on stdout (a pipe here) is untouched by the bar
     assert "\r" not in stdout and stdout.splitlines()[-1] == "2 file(s): " + stdout.splitlines()[-1].split(": ", 1)[1]
+
+
+def test_no_describe_keeps_verdicts_and_window_times_and_skips_the_measurement(tmp_path, capsys, tiny_model_dir):
+    from audio_artifacts.audio import write_audio
+
+    rate = 16000
+    t = np.arange(8 * rate) / rate
+    write_audio(tmp_path / "tone.wav", 0.1 * np.sin(2 * np.pi * 1000 * t), rate, "PCM_16")
+    described, plain = tmp_path / "described.jsonl", tmp_path / "plain.jsonl"
+    assert scan(capsys, tmp_path / "tone.wav", "--model", tiny_model_dir, "--out", described, "--threshold", 0)[0] == 0
+    assert scan(capsys, tmp_path / "tone.wav", "--model", tiny_model_dir, "--out", plain, "--threshold", 0,
+                "--no-describe")[0] == 0
+    (a,), (b,) = rows(described), rows(plain)
+    assert a["verdict"] == b["verdict"] == "artifact" and a["windows"] == b["windows"]
+    assert any(abs(f - 1000) < 16 for f in a["events"][0]["frequencies_hz"])  # measured when describing
+    assert b["events"][0]["frequencies_hz"] == [] and b["events"][0]["level_db"] is None
+    assert (b["events"][0]["start"], b["events"][0]["end"]) == (0.0, b["windows"][-1]["end"])

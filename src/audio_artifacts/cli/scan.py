@@ -109,6 +109,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="compute threads of the model backend (default: the backend's choice)")
     parser.add_argument("--batch-size", type=int, default=16, metavar="N",
                         help="windows per model call (default: 16; larger batches raise peak memory)")
+    parser.add_argument("--no-describe", dest="describe", action="store_false",
+                        help="verdicts and window times only: skip measuring each event's type, lines, period, "
+                             "level and precise times (faster on batches where most recordings are flagged)")
     ray = parser.add_argument_group("Ray engine (pip install \"audio-artifacts[ray]\"; docs/scan.md)")
     ray.add_argument("--engine", choices=("local", "ray"), default="local",
                      help="local: this process (default); ray: Ray actors, each with one loaded model "
@@ -271,7 +274,7 @@ def _open_engine(args: argparse.Namespace, identities: dict[str, FileIdentity | 
             from audio_artifacts.inference.detector import Detector
 
             detector = Detector(args.model, backend=args.backend, threshold=args.threshold,
-                                batch_size=args.batch_size, threads=args.workers)
+                                batch_size=args.batch_size, threads=args.workers, describe=args.describe)
     except ModelDirError as exc:
         if args.model is not None:
             raise
@@ -289,7 +292,7 @@ def _open_engine(args: argparse.Namespace, identities: dict[str, FileIdentity | 
                          gpus_per_worker=args.ray_gpus_per_worker,
                          cpus_per_worker=float(args.workers or 1))
     detector_options = {"model_dir": str(model_dir.resolve()), "backend": args.backend,
-                        "threshold": args.threshold, "batch_size": args.batch_size}
+                        "threshold": args.threshold, "batch_size": args.batch_size, "describe": args.describe}
     engine = RayEngine(options, detector_options, threshold, {"name": info.name, "version": info.version})
     with engine:
         yield threshold, AudioConfig(sample_rate=info.sample_rate), lambda paths: engine.scan(paths, stimuli)
