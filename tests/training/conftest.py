@@ -40,6 +40,12 @@ def write_split(root: Path, split: str, n: int, seed: int) -> Path:
 
 
 @pytest.fixture(scope="session")
+def make_split():
+    """``make_split(root, split, n, seed) -> manifest`` (see :func:`write_split`)."""
+    return write_split
+
+
+@pytest.fixture(scope="session")
 def tiny_data(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("tiny_data")
     return {"root": root, "train": write_split(root, "train", 6, 0), "val": write_split(root, "val", 4, 1)}

@@ -249,3 +249,17 @@ def test_mlflow_ui_serves_the_local_file_store(trained):
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+
+
+def test_a_list_of_training_manifests_trains_on_all_of_them(tiny_data, tiny_config, make_split, tmp_path):
+    second = make_split(tmp_path / "more", "train", 4, 5)
+    raw = tiny_config(data={"train_manifest": [str(tiny_data["train"]), str(second)]},
+                      trainer={"limit_train_batches": 1, "limit_val_batches": 1})
+    model_dir = train(config_from_dict(raw), tmp_path / "run")
+    card = (model_dir / "MODEL_CARD.md").read_text()
+    assert f"{tiny_data['train']} + {second}" in card
+    assert "10 recordings" in card  # 6 + 4
+
+    empty = tiny_config(data={"train_manifest": [str(tiny_data["train"]), ""]})
+    with pytest.raises(ConfigError, match="data.train_manifest"):
+        config_from_dict(empty)

@@ -39,7 +39,7 @@ from audio_artifacts.evaluation import metrics
 from audio_artifacts.models.dsp_baseline import DspBaseline
 from audio_artifacts.models.model_dir import ModelInfo, save_model_dir
 from audio_artifacts.training.config import TrainConfig, resolved_config
-from audio_artifacts.training.datamodule import read_entries
+from audio_artifacts.training.datamodule import read_entries, source_name
 from audio_artifacts.windows import WindowSpec, window_starts
 
 __all__ = ["BASELINE_NAME", "WindowFeatures", "fit_baseline", "fit_logistic", "window_features"]
@@ -164,7 +164,7 @@ maximum over its windows. See `audio_artifacts.models.dsp_baseline`.
 
 ## Data and fit
 
-- training: `{cfg.data.train_manifest}`: {fit['train_recordings']} recordings, {fit['train_windows']}
+- training: `{source_name(cfg.data.train_manifest)}`: {fit['train_recordings']} recordings, {fit['train_windows']}
   windows ({fit['train_positive_windows']} artifact), no augmentation
 - validation: `{cfg.data.val_manifest}`: {fit['val_recordings']} recordings, {fit['val_windows']} windows
 - logistic regression, L-BFGS full batch, L2 {fit['l2']} (`optim.weight_decay`), positive
@@ -230,7 +230,7 @@ def fit_baseline(cfg: TrainConfig, out: str | Path | None = None, *, command: st
     sources = {"train": d.train_manifest, "val": d.val_manifest}
     entries = {name: read_entries(source, d.data_root) for name, source in sources.items()}
     recordings = {name: load_recordings(entries[name], audio, cache_dtype=d.cache_dtype,
-                                        skip_bad_files=d.skip_bad_files, source=sources[name])
+                                        skip_bad_files=d.skip_bad_files, source=source_name(sources[name]))
                   for name in sources}
     min_overlap = DEFAULT_MIN_OVERLAP_S if d.min_event_overlap_s is None else d.min_event_overlap_s
     batch = d.eval_batch_size or d.batch_size
@@ -243,7 +243,7 @@ def fit_baseline(cfg: TrainConfig, out: str | Path | None = None, *, command: st
     std = np.maximum(train.features.std(0), 1e-6)
     negatives, positives = int((train.labels == 0).sum()), int((train.labels == 1).sum())
     if not negatives or not positives:
-        raise ConfigError(f"{d.train_manifest}: the training windows hold only one class "
+        raise ConfigError(f"{source_name(d.train_manifest)}: the training windows hold only one class "
                           f"({negatives} clean, {positives} artifact); a classifier needs both")
     pos_weight = negatives / positives if cfg.optim.class_weighting else 1.0
     weights, bias = fit_logistic((train.features - mean) / std, train.labels, cfg.optim.weight_decay, pos_weight)

@@ -62,8 +62,8 @@ __all__ = [
 class DataConfig:
     """Which recordings, how they are cut into windows, how they are batched."""
 
-    train_manifest: str = ""          # manifest CSV or folder (artifact/, no_artifact/)
-    val_manifest: str = ""            # used for epoch metrics and the operating threshold
+    train_manifest: str | list[str] = ""  # manifest CSV or folder (artifact/, no_artifact/), or a list of them
+    val_manifest: str | list[str] = ""    # used for epoch metrics and the operating threshold
     data_root: str | None = None      # base of relative paths in the manifests
     sample_rate: int = 32000          # Hz, the model rate
     channel: str | int = "mean"       # "mean" or a 0-based channel index
@@ -460,8 +460,10 @@ def _check_values(cfg: TrainConfig) -> list[str]:
             problems.append(message)
 
     d, o, t = cfg.data, cfg.optim, cfg.trainer
-    need(bool(d.train_manifest), "'data.train_manifest' is required (a manifest CSV or folder)")
-    need(bool(d.val_manifest), "'data.val_manifest' is required (a manifest CSV or folder)")
+    for key in ("train_manifest", "val_manifest"):
+        value = getattr(d, key)
+        need(bool(value) and all(value if isinstance(value, list) else [value]),
+             f"'data.{key}' is required (a manifest CSV or folder, or a list of them)")
     need(d.sample_rate > 0, f"'data.sample_rate' must be > 0, got {d.sample_rate}")
     need(d.window_s > 0, f"'data.window_s' must be > 0, got {d.window_s}")
     need(0 <= d.overlap < 1, f"'data.overlap' must be in [0, 1), got {d.overlap}")

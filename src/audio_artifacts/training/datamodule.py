@@ -26,16 +26,24 @@ from audio_artifacts.data.manifest import RecordingEntry, read_folder, read_mani
 from audio_artifacts.training.config import AugmentConfig, DataConfig
 from audio_artifacts.windows import WindowSpec
 
-__all__ = ["BalancedSampler", "WindowDataModule", "read_entries"]
+__all__ = ["BalancedSampler", "WindowDataModule", "read_entries", "source_name"]
 
 
-def read_entries(source: str | Path, data_root: str | Path | None = None) -> list[RecordingEntry]:
-    """Entries of a manifest CSV or a folder, without checking files yet (decoding
-    does, and lists missing and broken files together)."""
+def read_entries(source: str | Path | list[str | Path],
+                 data_root: str | Path | None = None) -> list[RecordingEntry]:
+    """Entries of a manifest CSV or a folder (or of a list of them, in order), without
+    checking files yet (decoding does, and lists missing and broken files together)."""
+    if isinstance(source, (list, tuple)):
+        return [entry for one in source for entry in read_entries(one, data_root)]
     source = Path(source)
     if source.is_dir():
         return read_folder(source)
     return read_manifest(source, data_root, check_files=False)
+
+
+def source_name(source: str | Path | list[str | Path]) -> str:
+    """A manifest setting as the messages and the model card name it."""
+    return " + ".join(map(str, source)) if isinstance(source, (list, tuple)) else str(source)
 
 
 class BalancedSampler(Sampler[int]):
@@ -127,7 +135,7 @@ class WindowDataModule(pl.LightningDataModule):
         entries = {name: read_entries(source, d.data_root) for name, source in sources.items()}
         decoded = {
             name: load_recordings(entries[name], audio, cache_dtype=d.cache_dtype,
-                                  skip_bad_files=d.skip_bad_files, source=sources[name])
+                                  skip_bad_files=d.skip_bad_files, source=source_name(sources[name]))
             for name in sources
         }
         transforms, time_shift = build_augment(self.augment, d.sample_rate)

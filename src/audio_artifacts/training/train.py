@@ -43,7 +43,7 @@ from audio_artifacts.evaluation.calibration import calibration_report, fit_tempe
 from audio_artifacts.models.model_dir import ModelInfo, save_model_dir
 from audio_artifacts.models.registry import MODELS, build_model
 from audio_artifacts.training.config import TrainConfig, resolved_config
-from audio_artifacts.training.datamodule import WindowDataModule
+from audio_artifacts.training.datamodule import WindowDataModule, source_name
 from audio_artifacts.training.module import DetectorModule, check_finite
 from audio_artifacts.training.tracking import make_loggers
 
@@ -284,7 +284,7 @@ score is the maximum over its windows.
 
 ## Data
 
-- training: `{cfg.data.train_manifest}`: {len(dm.train_set.recordings)} recordings,
+- training: `{source_name(cfg.data.train_manifest)}`: {len(dm.train_set.recordings)} recordings,
   {len(dm.train_set)} windows ({positives} artifact, {negatives} clean before augmentation)
 - validation: `{cfg.data.val_manifest}`: {len(dm.val_set.recordings)} recordings, {len(dm.val_set)} windows
 - data root: `{cfg.data.data_root}`
