@@ -150,7 +150,8 @@ class Detector:
         Batches the reader thread may prepare ahead of the model (>= 1).
     workers : int, optional
         Model calls run at the same time, each on its own thread (results
-        stay in input order); None: ``min(2, threads)``. On 2 cores this
+        stay in input order); None: ``min(2, threads)``. As many threads
+        describe the flagged recordings beside them. On 2 cores this
         gives two single-threaded calls in parallel, which measured faster
         than one call on two intra-op threads (docs/scan.md).
     describe : bool
@@ -261,9 +262,28 @@ class Detector:
         if stimuli is not None:
             plan = [None if s is None else (Path(s), str(s) if stimulus_names is None else stimulus_names[i])
                     for i, s in enumerate(stimuli)]
-        for index, outcome in self._scores(paths, plan):
+        def result(index: int, outcome: WindowScores | _FileFailed) -> ScanResult:
             name = display_names[index] if display_names is not None else str(paths[index])
-            yield self._result(name, outcome, paths[index])
+            return self._result(name, outcome, paths[index])
+
+        if self.describer is None or self.workers < 2:
+            for index, outcome in self._scores(paths, plan):
+                yield result(index, outcome)
+            return
+        # Describing a flagged recording costs several times its model calls, so it runs on
+        # `workers` threads beside the model (numpy / scipy leave the GIL); rows stay in input order.
+        pending: deque[Future] = deque()
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="describe") as pool:
+            try:
+                for index, outcome in self._scores(paths, plan):
+                    pending.append(pool.submit(result, index, outcome))
+                    while pending and (pending[0].done() or len(pending) > 2 * self.workers):
+                        yield pending.popleft().result()
+                while pending:
+                    yield pending.popleft().result()
+            finally:
+                for future in pending:
+                    future.cancel()
 
     def window_probabilities(self, path: str | Path) -> tuple[list[tuple[float, float]], np.ndarray]:
         """Window times and artifact probabilities of one recording (for evaluation).
