@@ -22,3 +22,21 @@ def tiny_model_dir(tmp_path_factory):
     info = ModelInfo(name="tiny-test", version="0.0.1", architecture="fast", arguments=model.arguments(),
                      sample_rate=16000, window=WindowSpec(), threshold=0.5, package_version=__version__)
     return save_model_dir(tmp_path_factory.mktemp("model") / "tiny", model, info)
+
+
+def _same(x: object, y: object) -> bool:
+    if isinstance(x, dict) and isinstance(y, dict):
+        return x.keys() == y.keys() and all(_same(x[k], y[k]) for k in x)
+    if isinstance(x, list) and isinstance(y, list):
+        return len(x) == len(y) and all(_same(p, q) for p, q in zip(x, y))
+    if isinstance(x, float) or isinstance(y, float):
+        return x == pytest.approx(y, rel=1e-6, abs=1e-9)
+    return x == y
+
+
+@pytest.fixture
+def same_rows():
+    """Equal field by field; probabilities to 1e-6 (batches differ between runs and engines, so may the
+    last bits)."""
+    return _same
+

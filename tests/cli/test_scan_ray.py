@@ -59,17 +59,8 @@ def rows_by_path(path: Path) -> dict[str, dict]:
     return by_path
 
 
-def assert_same_rows(got: dict[str, dict], want: dict[str, dict]) -> None:
-    """Same recordings, equal verdicts and fields, probabilities to 1e-6 (batches differ between engines)."""
-    def same(x: object, y: object) -> bool:
-        if isinstance(x, dict) and isinstance(y, dict):
-            return x.keys() == y.keys() and all(same(x[k], y[k]) for k in x)
-        if isinstance(x, list) and isinstance(y, list):
-            return len(x) == len(y) and all(same(p, q) for p, q in zip(x, y))
-        if isinstance(x, float) or isinstance(y, float):
-            return x == pytest.approx(y, rel=1e-6, abs=1e-9)
-        return x == y
-
+def assert_same_rows(got: dict[str, dict], want: dict[str, dict], same) -> None:
+    """Same recordings, equal verdicts and fields (``same``: the ``same_rows`` fixture)."""
     assert got.keys() == want.keys()
     for path in want:
         assert got[path]["verdict"] == want[path]["verdict"], path
@@ -176,7 +167,7 @@ def _wait_for_rows(process: subprocess.Popen, out: Path, n: int = 1) -> None:
 
 
 def test_local_ray_instance_gives_the_local_engines_rows_and_exit_code(tmp_path, line, tiny_model_dir,
-                                                                        local_rows) -> None:
+                                                                        local_rows, same_rows) -> None:
     out = tmp_path / "ray.jsonl"
     done = subprocess.run([*CLI, "scan", str(line), "--model", str(tiny_model_dir), "--batch-size", "1",
                            "--engine", "ray", "--out", str(out)],
@@ -184,12 +175,12 @@ def test_local_ray_instance_gives_the_local_engines_rows_and_exit_code(tmp_path,
                           timeout=HANG_GUARD_S)
     code, want = local_rows
     assert done.returncode == code == 1, done.stderr  # the broken file's error row, in both engines
-    assert_same_rows(rows_by_path(out), want)
+    assert_same_rows(rows_by_path(out), want, same_rows)
     assert "33 file(s)" in done.stderr
 
 
 def test_cluster_joined_by_address_gives_the_local_engines_rows(tmp_path, line, tiny_model_dir, local_rows,
-                                                                  ray_head) -> None:
+                                                                  ray_head, same_rows) -> None:
     address, env, _ = ray_head
     out = tmp_path / "ray.jsonl"
     done = subprocess.run([*CLI, "scan", str(line), "--model", str(tiny_model_dir), "--batch-size", "1",
@@ -197,14 +188,14 @@ def test_cluster_joined_by_address_gives_the_local_engines_rows(tmp_path, line, 
                           env=env, capture_output=True, text=True, timeout=HANG_GUARD_S)
     code, want = local_rows
     assert done.returncode == code == 1, done.stderr
-    assert_same_rows(rows_by_path(out), want)
+    assert_same_rows(rows_by_path(out), want, same_rows)
 
 
 # ----------------------------------------------------------------------------- faults
 
 
 def test_driver_killed_mid_run_then_resume_gives_every_file_exactly_one_row(
-        tmp_path, line, tiny_model_dir, local_rows, ray_head) -> None:
+        tmp_path, line, tiny_model_dir, local_rows, ray_head, same_rows) -> None:
     address, env, _ = ray_head
     out = tmp_path / "killed.jsonl"
     command = [*CLI, "scan", str(line), "--model", str(tiny_model_dir), "--batch-size", "1", "--engine", "ray",
@@ -222,11 +213,11 @@ def test_driver_killed_mid_run_then_resume_gives_every_file_exactly_one_row(
     code, want = local_rows
     assert done.returncode == code, done.stderr
     assert f"resuming: {len(written)} of 33" in done.stderr
-    assert_same_rows(rows_by_path(out), want)  # rows_by_path: every file exactly once
+    assert_same_rows(rows_by_path(out), want, same_rows)  # rows_by_path: every file exactly once
 
 
 def test_worker_killed_by_pid_mid_run_is_replaced_csv_pictures_and_exit_code_as_local(
-        tmp_path, line, tiny_model_dir, local_rows, ray_head) -> None:
+        tmp_path, line, tiny_model_dir, local_rows, ray_head, same_rows) -> None:
     import csv
 
     address, env, pgid = ray_head

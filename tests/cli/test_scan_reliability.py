@@ -43,19 +43,6 @@ def jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def same_rows(a: list[dict], b: list[dict]) -> bool:
-    """Equal row by row; probabilities to 1e-6 (batches differ between runs, so may the last bits)."""
-    def same(x: object, y: object) -> bool:
-        if isinstance(x, dict) and isinstance(y, dict):
-            return x.keys() == y.keys() and all(same(x[k], y[k]) for k in x)
-        if isinstance(x, list) and isinstance(y, list):
-            return len(x) == len(y) and all(same(p, q) for p, q in zip(x, y))
-        if isinstance(x, float) or isinstance(y, float):
-            return x == pytest.approx(y, rel=1e-6, abs=1e-9)
-        return x == y
-    return same(a, b)
-
-
 def scan(capsys, *args) -> tuple[int, str]:
     code = main(["scan", *map(str, args)])
     return code, capsys.readouterr().err
@@ -64,7 +51,8 @@ def scan(capsys, *args) -> tuple[int, str]:
 # ----------------------------------------------------------------------------- kill and resume
 
 
-def test_twenty_sigkills_with_resume_end_equal_to_one_uninterrupted_run(tmp_path, capsys, model_dir) -> None:
+def test_twenty_sigkills_with_resume_end_equal_to_one_uninterrupted_run(tmp_path, capsys, model_dir,
+                                                                        same_rows) -> None:
     folder = tmp_path / "line"
     for i in range(40):
         write_audio(folder / f"unit{i:03d}.wav", noise(12.0, seed=i), 16000)
