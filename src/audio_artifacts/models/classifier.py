@@ -12,7 +12,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from audio_artifacts.models.freezing import check_freezing, keep_frozen_batchnorm_in_eval, set_trainable
+from audio_artifacts.models.backbone_slots import BackboneSlots
+from audio_artifacts.models.freezing import check_freezing, set_trainable
 from audio_artifacts.models.panns import (
     EMBEDDING_SIZE,
     Cnn14,
@@ -56,7 +57,7 @@ def canonical_backbone_name(name: str) -> str:
     return canonical
 
 
-class ArtifactClassifier(nn.Module):
+class ArtifactClassifier(BackboneSlots, nn.Module):
     """PANNs backbone + MLP head -> artifact logits.
 
     Parameters
@@ -86,7 +87,7 @@ class ArtifactClassifier(nn.Module):
     Notes
     -----
     BatchNorm layers whose parameters are all frozen stay in eval mode while
-    the model trains (see `train`): otherwise each training batch would
+    the model trains (`BackboneSlots.train`): otherwise each training batch would
     replace the pretrained normalisation statistics with batch statistics
     and keep updating the running averages, so a "frozen" backbone would
     still drift towards our small, artifact-heavy batches and its features
@@ -139,19 +140,6 @@ class ArtifactClassifier(nn.Module):
         self.two_logits = bool(two_logits)
         set_trainable(self.backbone, freeze_backbone, blocks[:unfreeze_last], NEVER_TRAINED)
 
-    @property
-    def spec_augment(self) -> nn.Module | None:
-        """The backbone's SpecAugment slot (applied to its log-mel map while training)."""
-        return self.backbone.spec_augment
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        # nn.Module.__setattr__ would register a module here instead of calling
-        # the property setter; route the slot to the backbone explicitly.
-        if name == "spec_augment":
-            self.backbone.spec_augment = value
-            return
-        super().__setattr__(name, value)
-
     def arguments(self) -> dict[str, Any]:
         """Constructor arguments (JSON-serialisable) to rebuild this model.
 
@@ -168,13 +156,6 @@ class ArtifactClassifier(nn.Module):
             "backbone": [p for p in self.backbone.parameters() if p.requires_grad],
             "head": [p for p in self.head.parameters() if p.requires_grad],
         }
-
-    def train(self, mode: bool = True) -> ArtifactClassifier:
-        """Set train/eval mode; frozen BatchNorm layers always stay in eval mode."""
-        super().train(mode)
-        if mode:
-            keep_frozen_batchnorm_in_eval(self.backbone)
-        return self
 
     def forward(self, waveform: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """``waveform (B, samples)`` at the backbone's rate -> artifact logits ``(B,)``.
