@@ -131,28 +131,37 @@ def load_panns_checkpoint(model: nn.Module, path: str | Path) -> nn.Module:
     """
     path = Path(path)
     weights = network_weights(path, model, read_state_dict(path))
-    expected = model.state_dict()
-    missing = [k for k in expected if k not in weights]
-    unexpected = [k for k in weights if k not in expected]
-    misshaped = [
-        f"{k} (checkpoint {list(weights[k].shape)}, model {list(expected[k].shape)})"
-        for k in expected
-        if k in weights and weights[k].shape != expected[k].shape
-    ]
-    if missing or unexpected or misshaped:
-        problems = []
-        if missing:
-            problems.append(f"{len(missing)} missing: {listing(missing)}")
-        if unexpected:
-            problems.append(f"{len(unexpected)} unexpected: {listing(unexpected)}")
-        if misshaped:
-            problems.append(f"{len(misshaped)} mis-shaped: {listing(misshaped)}")
+    problems = fit_problems(model.state_dict(), weights)
+    if problems:
         raise CheckpointError(
             f"{path}: checkpoint does not fit {type(model).__name__} "
             f"(wrong architecture?); " + "; ".join(problems)
         )
     model.load_state_dict(weights, strict=True)
     return model
+
+
+def fit_problems(expected: Mapping[str, torch.Tensor], weights: Mapping[str, torch.Tensor],
+                 unexpected: bool = True) -> list[str]:
+    """Why ``weights`` do not fit a model's ``expected`` state dict (empty: they fit).
+
+    ``"N missing: ..."``, ``"N unexpected: ..."`` (unless ``unexpected`` is
+    False: extra checkpoint keys allowed) and ``"N mis-shaped: key (checkpoint
+    [...], model [...]) ..."``, each listing the first keys.
+    """
+    missing = [k for k in expected if k not in weights]
+    extra = [k for k in weights if k not in expected] if unexpected else []
+    misshaped = [
+        f"{k} (checkpoint {list(weights[k].shape)}, model {list(expected[k].shape)})"
+        for k in expected
+        if k in weights and weights[k].shape != expected[k].shape
+    ]
+    problems = []
+    for count, label, keys in ((len(missing), "missing", missing), (len(extra), "unexpected", extra),
+                               (len(misshaped), "mis-shaped", misshaped)):
+        if count:
+            problems.append(f"{count} {label}: {listing(keys)}")
+    return problems
 
 
 def _check_front_end(path: Path, front_end: LogMel, state: Mapping[str, torch.Tensor]) -> None:

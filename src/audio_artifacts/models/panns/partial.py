@@ -18,7 +18,7 @@ from pathlib import Path
 from torch import nn
 
 from audio_artifacts.errors import CheckpointError
-from audio_artifacts.models.panns.checkpoint import listing, network_weights, read_state_dict
+from audio_artifacts.models.panns.checkpoint import fit_problems, listing, network_weights, read_state_dict
 
 log = logging.getLogger(__name__)
 
@@ -75,18 +75,8 @@ def load_matching_keys(trunk: nn.Module, path: str | Path) -> PartialLoad:
     path = Path(path)
     weights = network_weights(path, trunk, read_state_dict(path))
     expected = trunk.state_dict()
-    missing = [k for k in expected if k not in weights]
-    misshaped = [
-        f"{k} (checkpoint {list(weights[k].shape)}, model {list(expected[k].shape)})"
-        for k in expected
-        if k in weights and weights[k].shape != expected[k].shape
-    ]
-    if missing or misshaped:
-        problems = []
-        if missing:
-            problems.append(f"{len(missing)} missing: {listing(missing)}")
-        if misshaped:
-            problems.append(f"{len(misshaped)} mis-shaped: {listing(misshaped)}")
+    problems = fit_problems(expected, weights, unexpected=False)
+    if problems:
         raise CheckpointError(
             f"{path}: checkpoint does not fit the PANNs layers of {type(trunk).__name__} "
             f"(another architecture, or other channel widths?); " + "; ".join(problems)
