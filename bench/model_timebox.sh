@@ -12,6 +12,7 @@
 #   bench/model_timebox.sh [MODEL ...]     (default: the three CNNs and the three attention models)
 #   environment: DATA=data/sim OUT=runs/timebox STEPS=15 BATCH=16
 #                N_TRAIN=240 N_VAL=40 N_TEST=60 N_FOREIGN=60 COST_REPEATS=3 ONNX="fast"
+#                COST_ARGS="..." (more bench/model_cost.py options, e.g. "--batch 4")
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-data/sim}
@@ -51,5 +52,5 @@ for split in test foreign; do
         audio-artifacts evaluate "${dirs[@]}" "$DATA/${split}_small.csv" --out "$OUT/eval-$split"
     fi
 done
-# shellcheck disable=SC2086  # ONNX is a list of names
-python bench/model_cost.py --models "${cost[@]}" --onnx ${ONNX:-fast} --repeats "${COST_REPEATS:-3}" --threads 2
+# shellcheck disable=SC2086  # ONNX and COST_ARGS are lists of words
+python bench/model_cost.py --models "${cost[@]}" --onnx ${ONNX:-fast} --repeats "${COST_REPEATS:-3}" --threads 2 ${COST_ARGS:-}
