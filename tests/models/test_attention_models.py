@@ -255,3 +255,21 @@ def test_spectrogram_transformer_has_no_checkpoint_to_start_from(official):
                       [f"model.pretrained={official['Cnn14'][0]}"])
     with pytest.raises(Exception, match="cannot start from a PANNs checkpoint"):
         build_training_model(cfg)
+
+
+def test_real_frames_never_attend_to_padding_frames():
+    from audio_artifacts.models.attention.transformer import TimeTransformer
+
+    torch.manual_seed(0)
+    encoder = TimeTransformer(12, d_model=16, layers=2, heads=4, feedforward=32).eval()
+    frames = torch.randn(2, 10, 12)
+    mask = torch.ones(2, 10)
+    mask[1, 6:] = 0
+    changed = frames.clone()
+    changed[1, 6:] = 100 * torch.randn(4, 12)
+    with torch.no_grad():
+        a, b = encoder(frames, mask), encoder(changed, mask)
+        unmasked = encoder(changed)
+    torch.testing.assert_close(a[:, :6], b[:, :6])
+    torch.testing.assert_close(a[0], b[0])
+    assert not torch.allclose(unmasked[1, :6], a[1, :6], atol=1e-3)  # without the mask they would
