@@ -23,6 +23,20 @@ def _box(seed: int, seconds: float = 5.0) -> torch.Tensor:
     return 1e-3 * torch.randn(n, generator=g) + 3e-4 * torch.sin(2 * np.pi * 2500.0 * t)
 
 
+def _padding(fill: str, pad: int, seed: int) -> torch.Tensor:
+    """What a test puts in a window's padding: ``pad`` samples of noise, loud noise, DC, a tone or clicks."""
+    g = torch.Generator().manual_seed(seed)
+    if fill == "noise":
+        return torch.randn(pad, generator=g) * 1e-3
+    if fill == "loud":
+        return torch.randn(pad, generator=g) * 0.5
+    if fill == "dc":
+        return torch.full((pad,), 0.3)
+    if fill == "tone":
+        return 0.2 * torch.sin(2 * np.pi * 1000.0 * torch.arange(pad) / RATE)
+    return (torch.arange(pad) % 3200 == 0).float() * 0.9
+
+
 @pytest.fixture(scope="module")
 def fast_models():
     torch.manual_seed(0)
@@ -40,17 +54,9 @@ def fast_models():
 )
 def test_padding_never_changes_the_fast_models_logit(fast_models, length, fill, seed):
     real = _box(seed)[:length]
-    g = torch.Generator().manual_seed(seed + 1)
     pad = N - length
-    fills = {
-        "noise": torch.randn(pad, generator=g) * 1e-3,
-        "loud": torch.randn(pad, generator=g) * 0.5,
-        "dc": torch.full((pad,), 0.3),
-        "tone": 0.2 * torch.sin(2 * np.pi * 1000.0 * torch.arange(pad) / RATE),
-        "clicks": (torch.arange(pad) % 3200 == 0).float() * 0.9,
-    }
     zero = torch.cat([real, torch.zeros(pad)]).unsqueeze(0)
-    other = torch.cat([real, fills[fill]]).unsqueeze(0)
+    other = torch.cat([real, _padding(fill, pad, seed + 1)]).unsqueeze(0)
     lengths = torch.tensor([length])
     for model in fast_models:
         with torch.no_grad():
@@ -135,16 +141,9 @@ def attention_models():
 )
 def test_padding_never_changes_the_attention_models_logit(attention_models, length, fill, seed):
     real = _box(seed, seconds=SHORT_N / RATE)[:length]
-    g = torch.Generator().manual_seed(seed + 1)
     pad = SHORT_N - length
-    fills = {
-        "noise": torch.randn(pad, generator=g) * 1e-3,
-        "loud": torch.randn(pad, generator=g) * 0.5,
-        "dc": torch.full((pad,), 0.3),
-        "clicks": (torch.arange(pad) % 3200 == 0).float() * 0.9,
-    }
     zero = torch.cat([real, torch.zeros(pad)]).unsqueeze(0)
-    other = torch.cat([real, fills[fill]]).unsqueeze(0)
+    other = torch.cat([real, _padding(fill, pad, seed + 1)]).unsqueeze(0)
     lengths = torch.tensor([length])
     for name, model in attention_models.items():
         with torch.no_grad():
