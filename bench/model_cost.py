@@ -19,7 +19,9 @@ ORT ms        the same in ONNX Runtime (2 intra-op threads) on the file
               parity-checked); "-" where not run.
 train win/s   windows per second of forward + backward + AdamW step on CPU,
               batch 8 (the classifiers with the prototype's freezing: all but
-              the last block frozen).
+              the last block frozen; the attention models as their
+              ``configs/<name>.yaml`` builds them, from random weights every
+              layer trains).
 
 Run: ``python bench/model_cost.py [--models fast cnn14 ...] [--onnx fast ...]``.
 """
@@ -145,9 +147,18 @@ def train_speed(model: torch.nn.Module, batch: int, steps: int) -> float:
     return batch * steps / (time.perf_counter() - began)
 
 
+CONFIGURED = ("cnn14_att", "spectrogram_transformer", "wavegram_att")
+"""Models measured as their ``configs/<name>.yaml`` builds them (what the time box trains)."""
+
+
 def build(name: str) -> torch.nn.Module:
     if name in ("cnn14", "resnet54", "wavegram_logmel_cnn14"):
         return build_model(name, freeze_backbone=True, unfreeze_last=1)
+    if name in CONFIGURED:
+        from audio_artifacts.training.config import load_config
+
+        config = Path(__file__).parents[1] / "configs" / f"{name}.yaml"
+        return build_model(name, **load_config(config).model.arguments)
     if name == "fast":  # the configuration the package ships, not the class defaults
         from audio_artifacts.models.model_dir import default_model_dir, read_model_info
 

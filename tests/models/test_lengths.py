@@ -23,6 +23,20 @@ def _box(seed: int, seconds: float = 5.0) -> torch.Tensor:
     return 1e-3 * torch.randn(n, generator=g) + 3e-4 * torch.sin(2 * np.pi * 2500.0 * t)
 
 
+def _padding(fill: str, pad: int, seed: int) -> torch.Tensor:
+    """What a test puts in a window's padding: ``pad`` samples of noise, loud noise, DC, a tone or clicks."""
+    g = torch.Generator().manual_seed(seed)
+    if fill == "noise":
+        return torch.randn(pad, generator=g) * 1e-3
+    if fill == "loud":
+        return torch.randn(pad, generator=g) * 0.5
+    if fill == "dc":
+        return torch.full((pad,), 0.3)
+    if fill == "tone":
+        return 0.2 * torch.sin(2 * np.pi * 1000.0 * torch.arange(pad) / RATE)
+    return (torch.arange(pad) % 3200 == 0).float() * 0.9
+
+
 @pytest.fixture(scope="module")
 def fast_models():
     torch.manual_seed(0)
@@ -40,17 +54,9 @@ def fast_models():
 )
 def test_padding_never_changes_the_fast_models_logit(fast_models, length, fill, seed):
     real = _box(seed)[:length]
-    g = torch.Generator().manual_seed(seed + 1)
     pad = N - length
-    fills = {
-        "noise": torch.randn(pad, generator=g) * 1e-3,
-        "loud": torch.randn(pad, generator=g) * 0.5,
-        "dc": torch.full((pad,), 0.3),
-        "tone": 0.2 * torch.sin(2 * np.pi * 1000.0 * torch.arange(pad) / RATE),
-        "clicks": (torch.arange(pad) % 3200 == 0).float() * 0.9,
-    }
     zero = torch.cat([real, torch.zeros(pad)]).unsqueeze(0)
-    other = torch.cat([real, fills[fill]]).unsqueeze(0)
+    other = torch.cat([real, _padding(fill, pad, seed + 1)]).unsqueeze(0)
     lengths = torch.tensor([length])
     for model in fast_models:
         with torch.no_grad():
@@ -107,3 +113,54 @@ def test_mask_helpers_count_only_real_values():
     mask = (t < 200).float().unsqueeze(0)
     r = masked_autocorrelation(padded, mask, 30, eps=1e-6)
     assert float(r[0, 19]) > 0.85 and float(r[0, 9]) < -0.85
+
+
+ATTENTION_TINY = {
+    "cnn14_att": dict(channels=[8, 16, 16]),
+    "spectrogram_transformer": dict(d_model=16, layers=1, heads=2, feedforward=32),
+    "wavegram_att": dict(channels=[8, 16], d_model=16, layers=1, heads=2, feedforward=32),
+}
+SHORT_N = 2 * RATE
+"""The attention models' property test runs on 2 s windows: the same masks, a quarter of the work."""
+
+
+@pytest.fixture(scope="module")
+def attention_models():
+    built = {}
+    for seed, (name, arguments) in enumerate(sorted(ATTENTION_TINY.items())):
+        torch.manual_seed(seed)
+        built[name] = build_model(name, **arguments).eval()
+    return built
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    length=st.integers(min_value=RATE // 4, max_value=SHORT_N - 1),
+    fill=st.sampled_from(["noise", "loud", "dc", "clicks"]),
+    seed=st.integers(0, 2**16),
+)
+def test_padding_never_changes_the_attention_models_logit(attention_models, length, fill, seed):
+    real = _box(seed, seconds=SHORT_N / RATE)[:length]
+    pad = SHORT_N - length
+    zero = torch.cat([real, torch.zeros(pad)]).unsqueeze(0)
+    other = torch.cat([real, _padding(fill, pad, seed + 1)]).unsqueeze(0)
+    lengths = torch.tensor([length])
+    for name, model in attention_models.items():
+        with torch.no_grad():
+            a, b = model(zero, lengths), model(other, lengths)
+            frames_a, frames_b = model.frame_probabilities(zero, lengths), model.frame_probabilities(other, lengths)
+        assert torch.isfinite(a).all(), name
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-5, msg=name)
+        torch.testing.assert_close(frames_a, frames_b, rtol=0, atol=1e-5, msg=name)
+
+
+def test_the_attention_models_judge_a_short_window_on_its_own_frames(attention_models):
+    x = torch.stack([_box(8, 2.0), _box(9, 2.0)])
+    for name, model in attention_models.items():
+        with torch.no_grad():
+            none, full = model(x), model(x, torch.tensor([SHORT_N, SHORT_N]))
+            cut = model(x, torch.tensor([RATE // 2, RATE // 2]))
+            together = model(x, torch.tensor([SHORT_N, RATE // 2]))
+        torch.testing.assert_close(none, full, msg=name)
+        assert not torch.allclose(cut, full, atol=1e-4), name
+        torch.testing.assert_close(together, torch.stack([full[0], cut[1]]), rtol=1e-4, atol=1e-5, msg=name)

@@ -11,7 +11,10 @@ from audio_artifacts.models.registry import MODELS, PANNS_BACKBONES, build_model
 
 
 def test_every_registry_name_is_a_class_with_the_model_conventions():
-    assert set(MODELS) == {"fast", "cnn14", "resnet54", "wavegram_logmel_cnn14", "dsp_baseline"}
+    assert set(MODELS) == {
+        "fast", "cnn14", "resnet54", "wavegram_logmel_cnn14", "dsp_baseline",
+        "cnn14_att", "spectrogram_transformer", "wavegram_att",
+    }
     for name, cls in MODELS.items():
         assert isinstance(cls, type), name
         for method in ("arguments", "parameter_groups"):

@@ -12,6 +12,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from audio_artifacts.models.backbone_slots import BackboneSlots
+from audio_artifacts.models.freezing import check_freezing, set_trainable
 from audio_artifacts.models.panns import (
     EMBEDDING_SIZE,
     Cnn14,
@@ -55,7 +57,7 @@ def canonical_backbone_name(name: str) -> str:
     return canonical
 
 
-class ArtifactClassifier(nn.Module):
+class ArtifactClassifier(BackboneSlots, nn.Module):
     """PANNs backbone + MLP head -> artifact logits.
 
     Parameters
@@ -85,7 +87,7 @@ class ArtifactClassifier(nn.Module):
     Notes
     -----
     BatchNorm layers whose parameters are all frozen stay in eval mode while
-    the model trains (see `train`): otherwise each training batch would
+    the model trains (`BackboneSlots.train`): otherwise each training batch would
     replace the pretrained normalisation statistics with batch statistics
     and keep updating the running averages, so a "frozen" backbone would
     still drift towards our small, artifact-heavy batches and its features
@@ -110,18 +112,7 @@ class ArtifactClassifier(nn.Module):
         if not 0.0 <= float(dropout) < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
         blocks = UNFREEZABLE_BLOCKS[name]
-        if isinstance(unfreeze_last, bool) or not isinstance(unfreeze_last, int) or not (
-            0 <= unfreeze_last <= len(blocks)
-        ):
-            raise ValueError(
-                f"unfreeze_last must be an integer from 0 to {len(blocks)} "
-                f"({', '.join(blocks)}), got {unfreeze_last!r}"
-            )
-        if not freeze_backbone and unfreeze_last:
-            raise ValueError(
-                "unfreeze_last only applies to a frozen backbone; with freeze_backbone=False "
-                "every backbone block trains, so set unfreeze_last=0"
-            )
+        check_freezing(freeze_backbone, unfreeze_last, blocks)
         if backbone_kwargs is not None and not isinstance(backbone_kwargs, dict):
             raise ValueError(f"backbone_kwargs must be a dict, got {type(backbone_kwargs).__name__}")
         self._arguments: dict[str, Any] = {
@@ -147,29 +138,7 @@ class ArtifactClassifier(nn.Module):
             nn.Linear(hidden, 2 if two_logits else 1),
         )
         self.two_logits = bool(two_logits)
-        self._set_trainable(freeze_backbone, blocks[:unfreeze_last])
-
-    def _set_trainable(self, freeze_backbone: bool, unfrozen: tuple[str, ...]) -> None:
-        for name, parameter in self.backbone.named_parameters():
-            if name.startswith(NEVER_TRAINED):
-                parameter.requires_grad_(False)
-            elif freeze_backbone:
-                parameter.requires_grad_(any(name.startswith(b + ".") for b in unfrozen))
-            else:
-                parameter.requires_grad_(True)
-
-    @property
-    def spec_augment(self) -> nn.Module | None:
-        """The backbone's SpecAugment slot (applied to its log-mel map while training)."""
-        return self.backbone.spec_augment
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        # nn.Module.__setattr__ would register a module here instead of calling
-        # the property setter; route the slot to the backbone explicitly.
-        if name == "spec_augment":
-            self.backbone.spec_augment = value
-            return
-        super().__setattr__(name, value)
+        set_trainable(self.backbone, freeze_backbone, blocks[:unfreeze_last], NEVER_TRAINED)
 
     def arguments(self) -> dict[str, Any]:
         """Constructor arguments (JSON-serialisable) to rebuild this model.
@@ -187,17 +156,6 @@ class ArtifactClassifier(nn.Module):
             "backbone": [p for p in self.backbone.parameters() if p.requires_grad],
             "head": [p for p in self.head.parameters() if p.requires_grad],
         }
-
-    def train(self, mode: bool = True) -> ArtifactClassifier:
-        """Set train/eval mode; frozen BatchNorm layers always stay in eval mode."""
-        super().train(mode)
-        if mode:
-            for module in self.backbone.modules():
-                if isinstance(module, nn.modules.batchnorm._BatchNorm) and not any(
-                    p.requires_grad for p in module.parameters()
-                ):
-                    module.eval()
-        return self
 
     def forward(self, waveform: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """``waveform (B, samples)`` at the backbone's rate -> artifact logits ``(B,)``.

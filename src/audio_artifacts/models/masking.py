@@ -50,6 +50,20 @@ def frame_mask(lengths: torch.Tensor, n_frames: int, frame: int, hop: int,
     return (mask | first).to(dtype)
 
 
+def pooled_frame_mask(lengths: torch.Tensor, n_frames: int, n_samples: int,
+                      dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """``(B, n_frames)``: 1 for the frames of a pooled map ``n_frames`` long that hold real samples.
+
+    For maps whose frames evenly divide an input ``n_samples`` long (a CNN's
+    time axis after poolings): frame ``t`` counts when it starts before
+    ``lengths``, i.e. ``t < ceil(lengths * n_frames / n_samples)``. Frame 0
+    always counts.
+    """
+    positions = torch.arange(n_frames, device=lengths.device).unsqueeze(0)
+    real = torch.ceil(lengths.to(torch.float32).unsqueeze(1) * (n_frames / n_samples))
+    return ((positions < real) | (positions == 0)).to(dtype)
+
+
 def masked_mean(x: torch.Tensor, mask: torch.Tensor, dim: int, keepdim: bool = False) -> torch.Tensor:
     """Mean of ``x`` over ``dim`` where ``mask`` (broadcastable to ``x``, same rank) is 1; 0 where none is."""
     mask = mask.to(x.dtype)

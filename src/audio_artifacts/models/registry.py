@@ -16,6 +16,7 @@ from typing import Any
 
 from torch import nn
 
+from audio_artifacts.models.attention import Cnn14Attention, SpectrogramTransformer, WavegramAttention
 from audio_artifacts.models.classifier import ArtifactClassifier
 from audio_artifacts.models.dsp_baseline import DspBaseline
 from audio_artifacts.models.fast import FastArtifactNet
@@ -26,6 +27,9 @@ MODELS: dict[str, type[nn.Module]] = {
     "resnet54": ArtifactClassifier,
     "wavegram_logmel_cnn14": ArtifactClassifier,
     "dsp_baseline": DspBaseline,
+    "cnn14_att": Cnn14Attention,
+    "spectrogram_transformer": SpectrogramTransformer,
+    "wavegram_att": WavegramAttention,
 }
 """Model name -> class. The default CPU model is ``"fast"``."""
 

@@ -30,6 +30,15 @@ def init_batchnorm(bn: nn.modules.batchnorm._BatchNorm, weight: float = 1.0) -> 
     nn.init.zeros_(bn.bias)
 
 
+def run_blocks(blocks: list[nn.Module], x: torch.Tensor, training: bool, dropout: float = 0.2) -> torch.Tensor:
+    """``x`` through ``blocks`` in order, with PANNs' dropout between blocks (not after the last)."""
+    for index, block in enumerate(blocks):
+        x = block(x)
+        if index < len(blocks) - 1:
+            x = F.dropout(x, p=dropout, training=training)
+    return x
+
+
 class ConvBlock(nn.Module):
     """Two 3x3 conv -> BatchNorm -> ReLU layers, then optional pooling.
 
@@ -69,6 +78,17 @@ class ConvBlock(nn.Module):
         if self.pool_type == "max":
             return F.max_pool2d(x, self.pool_size)
         return F.avg_pool2d(x, self.pool_size) + F.max_pool2d(x, self.pool_size)
+
+
+def add_conv_blocks(module: nn.Module, channels: list[tuple[int, int]], pooled: int = 5) -> None:
+    """Register ``conv_block1``, ``conv_block2`` ... on ``module`` (the checkpoints' names).
+
+    ``channels`` holds ``(in, out)`` per block; the first ``pooled`` blocks end
+    with 2x2 average pooling, the rest with none (CNN14: five of six).
+    """
+    for index, (c_in, c_out) in enumerate(channels, start=1):
+        pool = (2, 2) if index <= pooled else None
+        setattr(module, f"conv_block{index}", ConvBlock(c_in, c_out, pool))
 
 
 class WaveConvBlock(nn.Module):

@@ -87,8 +87,29 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
         )
     not_tensors = [k for k, v in content.items() if not isinstance(v, torch.Tensor)]
     if not_tensors:
-        raise CheckpointError(f"{path}: entries that are not tensors: {_listing(not_tensors)}")
+        raise CheckpointError(f"{path}: entries that are not tensors: {listing(not_tensors)}")
     return dict(content)
+
+
+def network_weights(path: Path, model: nn.Module, state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``state`` without its front-end tensors, after checking them against ``model.logmel``.
+
+    Raises
+    ------
+    CheckpointError
+        ``model`` has no `LogMel` front end; the checkpoint's STFT basis or
+        mel matrix is incomplete or made for another front end.
+    """
+    front_end = getattr(model, "logmel", None)
+    if not isinstance(front_end, LogMel):
+        raise CheckpointError(f"{path}: {type(model).__name__} has no PANNs log-mel front end")
+    present = [key for key in FRONT_END_KEYS if key in state]
+    if present:
+        if len(present) != len(FRONT_END_KEYS):
+            missing = sorted(set(FRONT_END_KEYS) - set(present))
+            raise CheckpointError(f"{path}: incomplete front end, missing {listing(missing)}")
+        _check_front_end(path, front_end, state)
+    return {k: v for k, v in state.items() if k not in FRONT_END_KEYS}
 
 
 def load_panns_checkpoint(model: nn.Module, path: str | Path) -> nn.Module:
@@ -109,40 +130,38 @@ def load_panns_checkpoint(model: nn.Module, path: str | Path) -> nn.Module:
         the model's front end; missing, unexpected or mis-shaped keys (listed).
     """
     path = Path(path)
-    state = read_state_dict(path)
-    front_end = getattr(model, "logmel", None)
-    if not isinstance(front_end, LogMel):
-        raise CheckpointError(f"{path}: {type(model).__name__} has no PANNs log-mel front end")
-    present = [key for key in FRONT_END_KEYS if key in state]
-    if present:
-        if len(present) != len(FRONT_END_KEYS):
-            missing = sorted(set(FRONT_END_KEYS) - set(present))
-            raise CheckpointError(f"{path}: incomplete front end, missing {_listing(missing)}")
-        _check_front_end(path, front_end, state)
-    weights = {k: v for k, v in state.items() if k not in FRONT_END_KEYS}
-
-    expected = model.state_dict()
-    missing = [k for k in expected if k not in weights]
-    unexpected = [k for k in weights if k not in expected]
-    misshaped = [
-        f"{k} (checkpoint {list(weights[k].shape)}, model {list(expected[k].shape)})"
-        for k in expected
-        if k in weights and weights[k].shape != expected[k].shape
-    ]
-    if missing or unexpected or misshaped:
-        problems = []
-        if missing:
-            problems.append(f"{len(missing)} missing: {_listing(missing)}")
-        if unexpected:
-            problems.append(f"{len(unexpected)} unexpected: {_listing(unexpected)}")
-        if misshaped:
-            problems.append(f"{len(misshaped)} mis-shaped: {_listing(misshaped)}")
+    weights = network_weights(path, model, read_state_dict(path))
+    problems = fit_problems(model.state_dict(), weights)
+    if problems:
         raise CheckpointError(
             f"{path}: checkpoint does not fit {type(model).__name__} "
             f"(wrong architecture?); " + "; ".join(problems)
         )
     model.load_state_dict(weights, strict=True)
     return model
+
+
+def fit_problems(expected: Mapping[str, torch.Tensor], weights: Mapping[str, torch.Tensor],
+                 unexpected: bool = True) -> list[str]:
+    """Why ``weights`` do not fit a model's ``expected`` state dict (empty: they fit).
+
+    ``"N missing: ..."``, ``"N unexpected: ..."`` (unless ``unexpected`` is
+    False: extra checkpoint keys allowed) and ``"N mis-shaped: key (checkpoint
+    [...], model [...]) ..."``, each listing the first keys.
+    """
+    missing = [k for k in expected if k not in weights]
+    extra = [k for k in weights if k not in expected] if unexpected else []
+    misshaped = [
+        f"{k} (checkpoint {list(weights[k].shape)}, model {list(expected[k].shape)})"
+        for k in expected
+        if k in weights and weights[k].shape != expected[k].shape
+    ]
+    problems = []
+    for count, label, keys in ((len(missing), "missing", missing), (len(extra), "unexpected", extra),
+                               (len(misshaped), "mis-shaped", misshaped)):
+        if count:
+            problems.append(f"{count} {label}: {listing(keys)}")
+    return problems
 
 
 def _check_front_end(path: Path, front_end: LogMel, state: Mapping[str, torch.Tensor]) -> None:
@@ -177,7 +196,8 @@ def _check_front_end(path: Path, front_end: LogMel, state: Mapping[str, torch.Te
         )
 
 
-def _listing(keys: list[str]) -> str:
+def listing(keys: list[str]) -> str:
+    """The first keys, comma-separated, and how many more."""
     shown = ", ".join(keys[:MAX_LISTED_KEYS])
     more = len(keys) - MAX_LISTED_KEYS
     return shown + (f", ... and {more} more" if more > 0 else "")

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from audio_artifacts.models.panns.base import PannsBackbone
-from audio_artifacts.models.panns.blocks import ConvBlock
+from audio_artifacts.models.panns.blocks import add_conv_blocks, run_blocks
 
 CNN14_CHANNELS = (64, 128, 256, 512, 1024, 2048)
+
+
+def channel_pairs(channels: tuple[int, ...] | list[int], first: int = 1) -> list[tuple[int, int]]:
+    """``(in, out)`` channels of a chain of blocks: ``(64, 128)`` -> ``[(1, 64), (64, 128)]``."""
+    ins = [first, *channels[:-1]]
+    return list(zip(ins, channels))
 
 
 class Cnn14(PannsBackbone):
@@ -41,11 +46,7 @@ class Cnn14(PannsBackbone):
     ) -> None:
         super().__init__(sample_rate, window_size, hop_size, mel_bins, fmin, fmax, classes_num)
         self._build_front_end()
-        in_channels = 1
-        for index, out_channels in enumerate(CNN14_CHANNELS, start=1):
-            pool = (2, 2) if index < len(CNN14_CHANNELS) else None
-            setattr(self, f"conv_block{index}", ConvBlock(in_channels, out_channels, pool))
-            in_channels = out_channels
+        add_conv_blocks(self, channel_pairs(CNN14_CHANNELS))
         self._build_clip_head()
 
     def conv_blocks(self) -> list[nn.Module]:
@@ -54,10 +55,5 @@ class Cnn14(PannsBackbone):
 
     def forward(self, waveform: torch.Tensor, lengths: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         waveform = self._zero_padding(waveform, lengths)
-        x = self._log_mel(waveform)
-        blocks = self.conv_blocks()
-        for index, block in enumerate(blocks):
-            x = block(x)
-            if index < len(blocks) - 1:
-                x = F.dropout(x, p=0.2, training=self.training)
+        x = run_blocks(self.conv_blocks(), self._log_mel(waveform), self.training)
         return self._clip_outputs(x, lengths, waveform.shape[-1])
