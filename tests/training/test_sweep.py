@@ -189,7 +189,10 @@ def test_search_space_problems_are_all_named(tmp_path, sweep_files):
 
 
 @pytest.mark.parametrize("config, space", [("default.yaml", "sweep/fast.yaml"), ("cnn14.yaml", "sweep/panns.yaml"),
-                                           ("wavegram_logmel_cnn14.yaml", "sweep/panns.yaml")])
+                                           ("wavegram_logmel_cnn14.yaml", "sweep/panns.yaml"),
+                                           ("cnn14_att.yaml", "sweep/common.yaml"),
+                                           ("spectrogram_transformer.yaml", "sweep/common.yaml"),
+                                           ("wavegram_att.yaml", "sweep/common.yaml")])
 def test_shipped_search_spaces_fit_their_configs(config, space):
     from audio_artifacts.cli.sweep import default_space
 
@@ -200,4 +203,4 @@ def test_shipped_search_spaces_fit_their_configs(config, space):
     assert {"optim.max_backbone_lr", "optim.max_head_lr", "optim.weight_decay", "data.batch_size"} <= keys
     assert ("model.arguments.unfreeze_last" in keys) == (space == "sweep/panns.yaml")
     cfg = config_from_dict(load_raw(REPO / "configs" / config))
-    assert default_space(REPO / "configs" / config, cfg.model.name) == REPO / "configs" / space
+    assert default_space(REPO / "configs" / config, cfg.model.name, cfg.model.arguments) == REPO / "configs" / space

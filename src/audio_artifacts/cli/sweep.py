@@ -1,9 +1,10 @@
 """``audio-artifacts sweep --config C --trials N --out DIR [KEY.SUB=VALUE ...] [--space FILE.yaml]
 [--storage URL] [--jobs J] [--sampler tpe|random] [--pruner median|none] [--study NAME]``.
 
-Runs an Optuna study over the search space (default: ``sweep/panns.yaml``
-for a model with ``unfreeze_last``, else ``sweep/fast.yaml``, looked up next
-to the config file, then in ``./configs``); prints the best trial and where
+Runs an Optuna study over the search space (default: ``sweep/fast.yaml`` for
+the fast model, ``sweep/panns.yaml`` for a frozen backbone with unfrozen
+blocks, else ``sweep/common.yaml``; looked up next to the config file, then
+in ``./configs``); prints the best trial and where
 its model directory is (``DIR/best``). Exit codes: 0 a best model was
 written; 1 no trial completed; 2 usage or config errors.
 """
@@ -15,7 +16,7 @@ import inspect
 import sys
 from pathlib import Path
 
-SPACE_FILES = {"panns": "sweep/panns.yaml", "fast": "sweep/fast.yaml"}
+SPACE_FILES = {"panns": "sweep/panns.yaml", "fast": "sweep/fast.yaml", "common": "sweep/common.yaml"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,8 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, metavar="DIR",
                         help="sweep folder: study.db, trials.csv, trials/NNNN/, best/")
     parser.add_argument("--space", metavar="FILE.yaml", default=None,
-                        help="search space (default: sweep/panns.yaml for models with unfrozen blocks, else "
-                             "sweep/fast.yaml, beside the config or in ./configs)")
+                        help="search space (default: sweep/fast.yaml for the fast model, sweep/panns.yaml for a "
+                             "frozen backbone with unfrozen blocks, else sweep/common.yaml; beside the config "
+                             "or in ./configs)")
     parser.add_argument("--storage", metavar="URL", default=None,
                         help="Optuna storage to resume or share a study, e.g. sqlite:///sweep.db or "
                              "postgresql://... (default: sqlite:///DIR/study.db)")
@@ -40,14 +42,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="overrides of the base config, e.g. trainer.max_epochs=5")
 
 
-def default_space(config: Path, model_name: str) -> Path:
-    """The shipped search space for ``model_name``, beside the config file or in ./configs."""
+def default_space(config: Path, model_name: str, arguments: dict | None = None) -> Path:
+    """The shipped search space for ``model_name``, beside the config file or in ./configs.
+
+    The fast model's own space; the PANNs space (it searches ``unfreeze_last``) for a
+    model whose backbone the config freezes (``arguments``: the config's model
+    arguments); else the common one (learning rates, weight decay, batch size).
+    """
     from audio_artifacts.errors import ConfigError
     from audio_artifacts.models.registry import MODELS
 
-    kind = "fast"
-    if model_name in MODELS and "unfreeze_last" in inspect.signature(MODELS[model_name]).parameters:
+    parameters = inspect.signature(MODELS[model_name]).parameters if model_name in MODELS else {}
+    frozen = (arguments or {}).get("freeze_backbone", parameters["freeze_backbone"].default
+                                   if "freeze_backbone" in parameters else False)
+    if model_name == "fast":
+        kind = "fast"
+    elif "unfreeze_last" in parameters and frozen is not False:
         kind = "panns"
+    else:
+        kind = "common"
     candidates = [config.parent / SPACE_FILES[kind], Path("configs") / SPACE_FILES[kind]]
     for candidate in candidates:
         if candidate.is_file():
@@ -67,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
             return 2
     raw = load_raw(args.config, args.overrides)
     cfg = config_from_dict(raw, source=args.config)
-    space_path = Path(args.space) if args.space else default_space(Path(args.config), cfg.model.name)
+    space_path = Path(args.space) if args.space else default_space(Path(args.config), cfg.model.name, cfg.model.arguments)
     space = load_space(space_path)
     goal = "maximising" if cfg.trainer.monitor_mode == "max" else "minimising"
     print(f"sweep: {len(space.parameters)} parameter(s) from {space_path}, {args.trials} trial(s), "
