@@ -16,7 +16,8 @@ simulator's truth) and every model directory:
   each window's frame probabilities are placed at ``window start + (frame +
   0.5) * frame_hop_s``; a frame is "on" at the model's threshold (on the
   temperature-calibrated scale, as the window probability is); the onset is
-  the first "on" frame time in ``[start - 1 s, end]``.
+  the first "on" frame time in ``[start - 1 s, end]`` (the frames of
+  overlapping windows all count; padding frames of a short recording none).
 
 Errors: ``|onset - event start|``; an event without one is missed
 (``evaluation.onsets``). Printed per model and per artifact type (each
@@ -27,28 +28,24 @@ found share, median and 90th-percentile error in seconds, the decision hop.
 from __future__ import annotations
 
 import argparse
-import math
 from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from audio_artifacts.data.manifest import RecordingEntry, load_entries
-from audio_artifacts.evaluation.onsets import onset_errors, summarize_onsets
+from audio_artifacts.errors import AudioLoadError
+from audio_artifacts.evaluation.onsets import onset_errors, raw_threshold, summarize_onsets
+
+if TYPE_CHECKING:
+    from audio_artifacts.models.attention.base import FrameAttentionModel
+    from audio_artifacts.models.model_dir import ModelInfo
 
 
-def frame_threshold(threshold: float, temperature: float) -> float:
-    """The raw frame probability that is ``threshold`` after temperature scaling.
-
-    ``sigmoid(l / T) >= threshold`` exactly when ``sigmoid(l) >= sigmoid(T * logit(threshold))``.
-    """
-    if threshold <= 0.0 or threshold >= 1.0:
-        return threshold
-    return 1.0 / (1.0 + math.exp(-temperature * math.log(threshold / (1.0 - threshold))))
-
-
-def frame_decisions(model, info, path: Path, batch: int) -> tuple[np.ndarray, np.ndarray]:
+def frame_decisions(model: FrameAttentionModel, info: ModelInfo, path: Path, batch: int
+                    ) -> tuple[np.ndarray, np.ndarray]:
     """Frame probabilities ``(n,)`` and their recording times ``(n,)`` in seconds, of one recording."""
     import torch
 
@@ -97,17 +94,21 @@ def model_errors(model_dir: Path, entries: list[RecordingEntry], batch: int
     detector = Detector(model_dir, describe=False, batch_size=batch)
     model, info = load_model_dir(model_dir)
     has_frames = callable(getattr(model, "frame_probabilities", None))
-    raw_threshold = frame_threshold(info.threshold, info.temperature)
+    frame_threshold = raw_threshold(info.threshold, info.temperature)
     errors: dict[str, dict[str, list[float]]] = {"window": defaultdict(list), "frames": defaultdict(list)}
     for entry in entries:
         events = event_intervals(entry)
         types = [e.type for e in entry.events or ()]
-        scores = detector.window_scores(entry.path)
+        try:
+            scores = detector.window_scores(entry.path)
+        except AudioLoadError as exc:  # e.g. shorter than the model judges: no decision to score
+            print(f"# {info.name}: {entry.path} skipped ({exc.reason})")
+            continue
         lines = {"window": onset_errors(scores.probabilities, scores.starts, events, detector.threshold,
                                         ends=scores.ends)}
         if has_frames:
             probabilities, times = frame_decisions(model, info, entry.path, batch)
-            lines["frames"] = onset_errors(probabilities, times, events, raw_threshold)
+            lines["frames"] = onset_errors(probabilities, times, events, frame_threshold)
         for line, values in lines.items():
             for kind, value in zip(types, values.tolist()):
                 errors[line][kind].append(value)

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from audio_artifacts.evaluation.onsets import onset_errors, summarize_onsets
+from audio_artifacts.evaluation.onsets import onset_errors, raw_threshold, summarize_onsets
 
 HOP = 0.04
 
@@ -79,3 +79,13 @@ def test_summary_of_no_events_and_of_all_missed():
 def test_mismatched_lengths_are_rejected():
     with pytest.raises(ValueError, match="same length"):
         onset_errors([0.9, 0.9], [1.0], [(1.0, 2.0)], threshold=0.5)
+
+
+@pytest.mark.parametrize("temperature", [0.5, 1.0, 1.7])
+def test_raw_threshold_decides_as_the_calibrated_one(temperature):
+    logits = np.linspace(-6.0, 6.0, 241)
+    calibrated = 1.0 / (1.0 + np.exp(-logits / temperature))
+    raw = 1.0 / (1.0 + np.exp(-logits))
+    for threshold in (0.2, 0.5, 0.83):
+        assert np.array_equal(calibrated >= threshold, raw >= raw_threshold(threshold, temperature))
+    assert raw_threshold(0.5, temperature) == pytest.approx(0.5)

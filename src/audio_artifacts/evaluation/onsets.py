@@ -11,6 +11,7 @@ its start. `summarize_onsets` reduces the errors to found share, median and
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -18,6 +19,20 @@ import numpy as np
 
 LEAD_S = 1.0
 """Seconds before an event's start in which an "on" decision still counts for it."""
+
+
+def raw_threshold(threshold: float, temperature: float) -> float:
+    """The uncalibrated probability ``sigmoid(l)`` that is ``threshold`` after temperature scaling.
+
+    A model directory's threshold is on ``sigmoid(l / T)``; frame
+    probabilities are ``sigmoid(l)``. ``sigmoid(l / T) >= threshold`` exactly
+    when ``sigmoid(l) >= sigmoid(T * logit(threshold))``.
+    """
+    if not temperature > 0:
+        raise ValueError(f"temperature must be > 0, got {temperature!r}")
+    if threshold <= 0.0 or threshold >= 1.0:
+        return float(threshold)
+    return 1.0 / (1.0 + math.exp(-temperature * math.log(threshold / (1.0 - threshold))))
 
 
 def onset_errors(
