@@ -4,8 +4,10 @@
 # trained for the same budget of STEPS x BATCH windows on a balanced subset of the
 # training split, threshold on a validation subset, then evaluated next to the bundled
 # fast model and the classical baseline (runs/dsp_baseline/model, if present) on
-# balanced subsets of the test and foreign splits; then bench/model_cost.py prints
-# parameters, GMAC, ms per 5 s window on 2 threads and training windows/s.
+# balanced subsets of the test and foreign splits; bench/onset_error.py prints the
+# event-onset error on the test subset (frames for the attention models, windows for
+# all); then bench/model_cost.py prints parameters, GMAC, ms per 5 s window on
+# 2 threads and training windows/s.
 # No official PANNs checkpoints are reachable offline: the PANNs-based models start
 # from random weights. Needs data/sim from scripts/make_default_model.sh.
 #
@@ -52,5 +54,8 @@ for split in test foreign; do
         audio-artifacts evaluate "${dirs[@]}" "$DATA/${split}_small.csv" --out "$OUT/eval-$split"
     fi
 done
+if [ -f "$DATA/test_small.csv" ]; then
+    python bench/onset_error.py "${dirs[@]}" --manifest "$DATA/test_small.csv" --batch "$BATCH"
+fi
 # shellcheck disable=SC2086  # ONNX and COST_ARGS are lists of words
 python bench/model_cost.py --models "${cost[@]}" --onnx ${ONNX:-fast} --repeats "${COST_REPEATS:-3}" --threads 2 ${COST_ARGS:-}
