@@ -154,7 +154,12 @@ def test_calibration_does_not_change_verdicts(tiny_config, tiny_data, tmp_path):
     files = sorted((tiny_data["root"] / "val").glob("*.wav")) + sorted((tiny_data["root"] / "train").glob("*.wav"))
     a = list(Detector(plain).scan_many(files))
     b = list(Detector(scaled).scan_many(files))
-    assert [r.verdict for r in a] == [r.verdict for r in b]
+    # The threshold is a validation recording's own score (the F1 optimum), so that recording sits
+    # exactly on it, where float round-off of the scaling may tip it either way: leave the ties out.
+    threshold = read_model_info(plain).threshold
+    off_tie = [i for i, r in enumerate(a) if abs(r.probability - threshold) > 1e-6]
+    assert len(off_tie) >= len(a) - 2
+    assert [a[i].verdict for i in off_tie] == [b[i].verdict for i in off_tie]
     assert [r.probability for r in a] != pytest.approx([r.probability for r in b])
 
 
