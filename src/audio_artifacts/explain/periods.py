@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from scipy.signal import butter, find_peaks, sosfiltfilt
@@ -23,18 +24,25 @@ def band_envelope(signal: np.ndarray, rate: int, band_hz: tuple[float, float],
     x = np.asarray(signal, dtype=np.float64)
     use_low, use_high = low > 5.0, high < 0.95 * nyquist
     if x.size > 64 and (use_low or use_high):
-        if use_low and use_high:
-            sos = butter(4, [low / nyquist, high / nyquist], btype="bandpass", output="sos")
-        elif use_low:
-            sos = butter(4, low / nyquist, btype="highpass", output="sos")
-        else:
-            sos = butter(4, high / nyquist, btype="lowpass", output="sos")
-        x = sosfiltfilt(sos, x)
+        # a copy: scipy's filter wants writable sections, and the cached design must stay as it is
+        x = sosfiltfilt(_band_filter(low if use_low else None, high if use_high else None, nyquist).copy(), x)
     step = max(1, int(round(rate / envelope_rate)))
     count = x.size // step
     if count == 0:
         return np.zeros(0)
     return (x[:count * step] ** 2).reshape(count, step).mean(axis=1)
+
+
+@lru_cache(maxsize=256)
+def _band_filter(low: float | None, high: float | None, nyquist: float) -> np.ndarray:
+    """4th-order Butterworth sections for a band (None: that edge open); designed once per band and rate."""
+    if low is not None and high is not None:
+        sos = butter(4, [low / nyquist, high / nyquist], btype="bandpass", output="sos")
+    elif low is not None:
+        sos = butter(4, low / nyquist, btype="highpass", output="sos")
+    else:
+        sos = butter(4, high / nyquist, btype="lowpass", output="sos")
+    return sos
 
 
 @dataclass(frozen=True)
