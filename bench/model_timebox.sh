@@ -14,6 +14,7 @@
 #   bench/model_timebox.sh [MODEL ...]     (default: the three CNNs and the three attention models)
 #   environment: DATA=data/sim OUT=runs/timebox STEPS=15 BATCH=16
 #                N_TRAIN=240 N_VAL=40 N_TEST=60 N_FOREIGN=60 COST_REPEATS=3 ONNX="fast"
+#                BASELINE=1 (0: leave the classical baseline out)
 #                COST_ARGS="..." (more bench/model_cost.py options, e.g. "--batch 4")
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,8 +32,12 @@ python bench/subset_manifest.py "$DATA" train:"${N_TRAIN:-240}" val:"${N_VAL:-40
 
 dirs=(src/audio_artifacts/default_model)
 cost=(fast)
-if [ -d runs/dsp_baseline/model ]; then
-    dirs+=(runs/dsp_baseline/model)
+if [ "${BASELINE:-1}" = 1 ]; then  # the classical baseline on the same training subset (seconds to fit)
+    start=$(date +%s)
+    audio-artifacts train --config configs/dsp_baseline.yaml --out "$OUT/dsp_baseline" \
+        data.train_manifest="$DATA/train_small.csv" data.val_manifest="$DATA/val_small.csv" logger.mlflow=false
+    echo "# dsp_baseline: fit wall $(( $(date +%s) - start )) s on the same training subset"
+    dirs+=("$OUT/dsp_baseline/model")
     cost+=(dsp_baseline)
 fi
 for m in "${models[@]}"; do
