@@ -29,6 +29,7 @@ Run: ``python bench/model_cost.py [--models fast cnn14 ...] [--onnx fast ...]``.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import tempfile
@@ -175,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train-batch", type=int, default=8)
     parser.add_argument("--train-steps", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--json", type=Path, default=None, help="also write the rows here, one object per model")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -207,6 +209,13 @@ def main(argv: list[str] | None = None) -> int:
         onnx_cell = f"{onnx_ms} ({note})" if note else onnx_ms
         print(f"| {name} | {params / 1e6:.3f} M | {matmul:.4f} | {fft:.4f} | {total:.4f} | {ratio} | "
               f"{other:.1f} | {torch_ms:.2f} | {onnx_cell} | {speed:.1f} |")
+    if args.json is not None:
+        keys = ("params", "gmac_matmul", "gmac_fft", "gmac", "other_m", "torch_ms", "onnx_ms", "onnx_note",
+                "train_windows_per_s")
+        data = {row[0]: dict(zip(keys, row[1:])) for row in rows}
+        data["_machine"] = {"threads": args.threads, "batch": args.batch, "load_average": os.getloadavg()[0]}
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
     return 0
 
 

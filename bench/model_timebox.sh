@@ -7,7 +7,7 @@
 # balanced subsets of the test and foreign splits; bench/onset_error.py prints the
 # event-onset error on the test subset (frames for the attention models, windows for
 # all); then bench/model_cost.py prints parameters, GMAC, ms per 5 s window on
-# 2 threads and training windows/s.
+# 2 threads and training windows/s; bench/model_table.py prints them as one table.
 # No official PANNs checkpoints are reachable offline: the PANNs-based models start
 # from random weights. Needs data/sim from scripts/make_default_model.sh.
 #
@@ -60,7 +60,10 @@ for split in test foreign; do
     fi
 done
 if [ -f "$DATA/test_small.csv" ]; then
-    python bench/onset_error.py "${dirs[@]}" --manifest "$DATA/test_small.csv" --batch "$BATCH"
+    python bench/onset_error.py "${dirs[@]}" --manifest "$DATA/test_small.csv" --batch "$BATCH" --json "$OUT/onsets.json"
 fi
 # shellcheck disable=SC2086  # ONNX and COST_ARGS are lists of words
-python bench/model_cost.py --models "${cost[@]}" --onnx ${ONNX:-fast} --repeats "${COST_REPEATS:-3}" --threads 2 ${COST_ARGS:-}
+python bench/model_cost.py --models "${cost[@]}" --onnx ${ONNX:-fast} --repeats "${COST_REPEATS:-3}" --threads 2 \
+    --json "$OUT/cost.json" ${COST_ARGS:-}
+# the one table (docs/models.md) from what this wrote
+python bench/model_table.py "$OUT"

@@ -28,6 +28,7 @@ found share, median and 90th-percentile error in seconds, the decision hop.
 from __future__ import annotations
 
 import argparse
+import json
 from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
@@ -116,14 +117,13 @@ def model_errors(model_dir: Path, entries: list[RecordingEntry], batch: int
     return errors, info.window.hop_s(), float(model.frame_hop_s) if has_frames else None, name
 
 
-def table_rows(name: str, line: str, hop_s: float, by_type: dict[str, list[float]]) -> Iterable[str]:
-    """Markdown rows: all events, then each type."""
-    groups = [("all", [v for values in by_type.values() for v in values])]
-    groups += sorted(by_type.items())
-    for kind, values in groups:
-        s = summarize_onsets(values)
-        yield (f"| {name} | {line} | {kind} | {s.events} | {s.found:.2f} | {s.median_s:.3f} | {s.p90_s:.3f} "
-               f"| {hop_s:g} |")
+def table_rows(name: str, line: str, figures: dict) -> Iterable[str]:
+    """Markdown rows of one :func:`summary`: all events, then each type."""
+    for kind, f in figures.items():
+        if kind == "hop_s":
+            continue
+        yield (f"| {name} | {line} | {kind} | {f['events']} | {f['found']:.2f} | {f['median_s']:.3f} | "
+               f"{f['p90_s']:.3f} | {figures['hop_s']:g} |")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -132,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--manifest", type=Path, required=True, help="extended CSV with the simulator's events")
     parser.add_argument("--batch", type=int, default=16, help="windows per model call")
     parser.add_argument("--limit", type=int, default=None, help="first N artifact recordings only")
+    parser.add_argument("--json", type=Path, default=None,
+                        help="also write the figures here: {model name: {window|frames: {hop_s, all, <type>: ...}}}")
     args = parser.parse_args(argv)
     if args.batch < 1:
         parser.error(f"--batch must be >= 1, got {args.batch}")
@@ -145,14 +147,29 @@ def main(argv: list[str] | None = None) -> int:
           f"from 1 s before an event's start to its end")
     print("| model | decisions | type | events | found | median s | p90 s | hop s |")
     print("|---|---|---|---:|---:|---:|---:|---:|")
+    figures: dict[str, dict[str, dict]] = {}
     for model_dir in args.model_dirs:
         errors, window_hop, hop_s, name = model_errors(model_dir, entries, args.batch)
-        for row in table_rows(name, "window", window_hop, errors["window"]):
-            print(row)
+        figures[name] = {"window": summary(window_hop, errors["window"])}
         if hop_s is not None:
-            for row in table_rows(name, "frames", hop_s, errors["frames"]):
+            figures[name]["frames"] = summary(hop_s, errors["frames"])
+        for line, figure in figures[name].items():
+            for row in table_rows(name, line, figure):
                 print(row)
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(figures, indent=1) + "\n", encoding="utf-8")
     return 0
+
+
+def summary(hop_s: float, by_type: dict[str, list[float]]) -> dict:
+    """The figures of :func:`table_rows` as data: hop, then all events and each type."""
+    out: dict = {"hop_s": hop_s}
+    groups = [("all", [v for values in by_type.values() for v in values]), *sorted(by_type.items())]
+    for kind, values in groups:
+        s = summarize_onsets(values)
+        out[kind] = {"events": s.events, "found": s.found, "median_s": s.median_s, "p90_s": s.p90_s}
+    return out
 
 
 if __name__ == "__main__":
