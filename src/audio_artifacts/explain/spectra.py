@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import scipy.fft
 from scipy.ndimage import median_filter
 
 #: Target bin spacing of the fine spectrum (Hz): combs down to 25 Hz and lines within a few Hz.
@@ -47,8 +46,7 @@ def stft_power(signal: np.ndarray, frame: int, hop: int) -> np.ndarray:
     norm = np.float32(np.sum(window.astype(np.float64) ** 2))
     out = np.empty((count, frame // 2 + 1), dtype=np.float32)
     for first in range(0, count, _CHUNK_FRAMES):
-        # scipy's FFT keeps float32 (numpy's works in float64): about 5x faster on these frames
-        spectra = scipy.fft.rfft(frames[first:first + _CHUNK_FRAMES] * window, axis=1, overwrite_x=True)
+        spectra = np.fft.rfft(frames[first:first + _CHUNK_FRAMES] * window, axis=1)
         out[first:first + _CHUNK_FRAMES] = (spectra.real**2 + spectra.imag**2) / norm
     return out
 
