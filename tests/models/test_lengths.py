@@ -42,7 +42,7 @@ def fast_models():
     torch.manual_seed(0)
     plain = FastArtifactNet().eval()
     torch.manual_seed(1)
-    following = FastArtifactNet(level_following=True, floor_stats=True).eval()
+    following = FastArtifactNet(level_following=True, floor_stats=True, band_transients=True).eval()
     return plain, following
 
 

@@ -54,6 +54,7 @@ from audio_artifacts.models.masking import (
     masked_mean,
     sample_mask,
 )
+from audio_artifacts.models.transients import BandTransients
 
 
 def _split_size(n: int) -> tuple[int, int]:
@@ -206,6 +207,12 @@ class FastArtifactNet(nn.Module):
         over the neighbouring bins, and how far the block's mean lies above it.
         A line the device adds is there in the quiet moments too, so it stands
         out of the floor; a voice's or a melody's partials move and do not.
+    band_transients
+        Add the band-transient branch (``models.transients``): per third-octave
+        band and block, the level's peak over its mean and how far a frame rises
+        over both neighbours two frames away. Clicks and pops stand out of a
+        band's averaged noise where they do not out of one bin's, and an
+        isolated burst is gone 64 ms later where an onset stays.
     """
 
     def __init__(
@@ -228,6 +235,7 @@ class FastArtifactNet(nn.Module):
         periodicity: bool = True,
         level_following: bool = False,
         floor_stats: bool = False,
+        band_transients: bool = False,
     ) -> None:
         super().__init__()
         if not 0 < fmax <= sample_rate / 2:
@@ -240,7 +248,7 @@ class FastArtifactNet(nn.Module):
             bands=bands, max_lag_s=max_lag_s, comb_lags=comb_lags, fast_hop=fast_hop,
             fast_lags=fast_lags, channels=channels, hidden=hidden, floor_db=floor_db, dropout=dropout,
             line_stats=line_stats, periodicity=periodicity, level_following=level_following,
-            floor_stats=floor_stats,
+            floor_stats=floor_stats, band_transients=band_transients,
         )
         self.sample_rate = sample_rate
         self.floor_ratio = 10.0 ** (-floor_db / 10.0)
@@ -281,6 +289,9 @@ class FastArtifactNet(nn.Module):
             self.slow_mlp = nn.Sequential(nn.Linear(self.max_lag, 32), nn.ReLU())
             self.fast_mlp = nn.Sequential(nn.Linear(fast_lags + 1, 32), nn.ReLU())
             features += 2 * 32 + 2 * 2 * 32
+        self.transients = BandTransients(bin_hz, n_bins, fmax, 16) if band_transients else None
+        if self.transients is not None:
+            features += 2 * 2 * self.transients.channels
         self.head = nn.Sequential(
             nn.Linear(features, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, 1)
         )
@@ -315,14 +326,17 @@ class FastArtifactNet(nn.Module):
         above a quiet device's noise would flatten its bins into perfectly
         "stable lines".
         """
+        return (10.0 * torch.log10(self.floored_power(waveform, frames))).unsqueeze(1)
+
+    def floored_power(self, waveform: torch.Tensor, frames: torch.Tensor | None = None) -> torch.Tensor:
+        """``(B, samples) -> (B, frames, bins)`` linear power plus the floor of :meth:`log_power`."""
         power = self.power(waveform)
         if frames is None:
             mean = power.mean((1, 2), keepdim=True)
         else:
             mean = masked_mean(power.mean(2, keepdim=True), frames.unsqueeze(-1), 1, keepdim=True)
         # a clamp, not "+ 1e-30": onnxscript's optimiser drops tiny added constants
-        floor = torch.clamp(mean * self.floor_ratio, min=1e-20)
-        return (10.0 * torch.log10(power + floor)).unsqueeze(1)
+        return power + torch.clamp(mean * self.floor_ratio, min=1e-20)
 
     def _blocks(self, frames: int) -> tuple[int, int]:
         blocks = max(1, frames // self.block_frames)
@@ -512,7 +526,8 @@ class FastArtifactNet(nn.Module):
         else:
             waveform = waveform - waveform.mean(-1, keepdim=True)
             frames = blocks = None
-        log_power = self.log_power(waveform, frames)
+        power = self.floored_power(waveform, frames)
+        log_power = (10.0 * torch.log10(power)).unsqueeze(1)
         if self.spec_augment is not None and self.training:
             log_power = self.spec_augment(log_power)
 
@@ -526,6 +541,9 @@ class FastArtifactNet(nn.Module):
             fast, fast_blocks = self._fast_features(waveform, lengths if masked else None)
             fast = self.fast_mlp(fast).reshape(batch, -1, 2 * 32)  # (B, K', 64)
             parts += [slow.amax(1), slow.mean(1), *_pool(fast, None if fast_blocks is None else fast_blocks.unsqueeze(-1))]
+        if self.transients is not None:
+            bursts = self.transients(power, frames, self.block_frames).reshape(batch, -1, 2 * self.transients.channels)
+            parts += [*_pool(bursts, blocks)]
         return self.head(torch.cat(parts, -1)).squeeze(-1)
 
 
