@@ -82,3 +82,14 @@ def test_padding_frames_are_never_a_neighbour(length):
     mask[:, :real] = 1.0
     with torch.no_grad():
         torch.testing.assert_close(branch(power, mask, 31), branch(other, mask, 31))
+
+
+def test_the_embedding_is_what_the_head_reads():
+    torch.manual_seed(0)
+    model = FastArtifactNet(band_transients=True).eval()
+    x = 1e-3 * torch.randn(3, 5 * RATE)
+    lengths = torch.tensor([5 * RATE, 2 * RATE, RATE])
+    with torch.no_grad():
+        features = model.embedding(x, lengths)
+        assert features.shape == (3, model.head[0].in_features)
+        torch.testing.assert_close(model.head(features).squeeze(-1), model(x, lengths))

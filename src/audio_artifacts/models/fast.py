@@ -515,7 +515,19 @@ class FastArtifactNet(nn.Module):
         out = out.index_put((whole,), self._logits(waveform[whole], lengths[whole], masked=False))
         return out.index_put((cut,), self._logits(waveform[cut], lengths[cut], masked=True))
 
+    def embedding(self, waveform: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """``waveform (B, samples) -> (B, features)``: the pooled measures the head reads.
+
+        The same numbers :meth:`forward` maps to a logit (what a type head or
+        another task can be fitted on); padding is never seen.
+        """
+        lengths = check_lengths(waveform, lengths)
+        return self._embedding(waveform, lengths, masked=bool((lengths < waveform.shape[1]).any()))
+
     def _logits(self, waveform: torch.Tensor, lengths: torch.Tensor, masked: bool) -> torch.Tensor:
+        return self.head(self._embedding(waveform, lengths, masked)).squeeze(-1)
+
+    def _embedding(self, waveform: torch.Tensor, lengths: torch.Tensor, masked: bool) -> torch.Tensor:
         batch, n_samples = waveform.shape
         if masked:
             real = sample_mask(lengths, n_samples, waveform.dtype)
@@ -544,7 +556,7 @@ class FastArtifactNet(nn.Module):
         if self.transients is not None:
             bursts = self.transients(power, frames, self.block_frames).reshape(batch, -1, 2 * self.transients.channels)
             parts += [*_pool(bursts, blocks)]
-        return self.head(torch.cat(parts, -1)).squeeze(-1)
+        return torch.cat(parts, -1)
 
 
 def _pool(x: torch.Tensor, blocks: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
