@@ -11,11 +11,18 @@ cached (``--cache``, ``.npz``) so a refit costs seconds. Writes
 ``MODEL_DIR/type_head.json`` and prints per-type accuracy on the training and
 validation spans. Deterministic: same data and seed, same head. The
 detector's weights are not touched.
+
+When the detector is a model with ``embedding()`` (the fast model), a second
+head is fitted on the measured features plus the detector's own embedding of
+the span's windows (``inference.describe.DetectorView``) and written as
+``MODEL_DIR/type_head_detector.json``; the scanner uses it when it runs the
+model in torch.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import sys
 import time
 from pathlib import Path
@@ -53,6 +60,38 @@ def collect(manifest: Path, cache: Path | None, limit: int | None) -> tuple[np.n
         cache.mkdir(parents=True, exist_ok=True)
         np.savez(cache_file, x=x, y=y, feature_names=np.array(FEATURE_NAMES))
     return x, y
+
+
+def detector_view(model_dir: Path):
+    """The model directory's :class:`DetectorView`, or None when its model has no embedding."""
+    from audio_artifacts.inference.backends import TorchBackend
+    from audio_artifacts.inference.describe import DetectorView
+    from audio_artifacts.models.model_dir import load_model_dir
+
+    model, info = load_model_dir(model_dir)
+    backend = TorchBackend(model)
+    if backend.embedding_size is None:
+        return None
+    return DetectorView(backend.embedding, backend.embedding_size, info.sample_rate,
+                        info.window.duration_s, info.window.overlap)
+
+
+def collect_seen(manifest: Path, cache: Path | None, limit: int | None, view, tag: str) -> np.ndarray:
+    """The detector's view of the same spans as :func:`collect`, in the same order (cached per model)."""
+    from audio_artifacts.data.manifest import load_entries
+    from audio_artifacts.explain.examples import labelled_spans
+
+    cache_file = None if cache is None else cache / f"{manifest.stem}-{limit or 'all'}-detector-{tag}.npz"
+    if cache_file is not None and cache_file.is_file():
+        return np.load(cache_file)["x"]
+    entries = [e for e in load_entries(manifest) if e.events]
+    if limit:
+        entries = entries[:limit]
+    x = np.array([view.features(span.entry.path, span.start, span.end) for span in labelled_spans(entries)])
+    if cache_file is not None:
+        cache.mkdir(parents=True, exist_ok=True)
+        np.savez(cache_file, x=x)
+    return x
 
 
 def report(name: str, head, x: np.ndarray, y: np.ndarray) -> None:
@@ -93,6 +132,23 @@ def main(argv: list[str] | None = None) -> int:
     if args.val is not None:
         report("val", head, *collect(args.val, args.cache, None))
     print(f"wrote {head.save(args.model_dir)}")
+
+    view = detector_view(args.model_dir)
+    if view is None:
+        return 0
+    from audio_artifacts.explain.type_head import DETECTOR_TYPE_HEAD_FILE
+    from audio_artifacts.inference.describe import detector_feature_names
+
+    tag = hashlib.sha256((args.model_dir / "model.safetensors").read_bytes()).hexdigest()[:12]
+    names = (*FEATURE_NAMES, *detector_feature_names(view.size))
+    xs = np.hstack([x, collect_seen(args.train, args.cache, args.limit, view, tag)])
+    joint = fit_type_head(xs, y, names, EVENT_TYPES, hidden=args.hidden, l2=args.l2, seed=args.seed)
+    report("train, with the detector's view", joint, xs, y)
+    if args.val is not None:
+        xv, yv = collect(args.val, args.cache, None)
+        report("val, with the detector's view", joint,
+               np.hstack([xv, collect_seen(args.val, args.cache, None, view, tag)]), yv)
+    print(f"wrote {joint.save(args.model_dir, DETECTOR_TYPE_HEAD_FILE)}")
     return 0
 
 

@@ -154,3 +154,50 @@ def test_describing_on_threads_gives_the_rows_of_one_thread_in_input_order(recor
     results = two.scan_many(paths)
     assert next(results).path == str(paths[0])
     results.close()  # a scan stopped early leaves no thread behind that blocks
+
+
+def _logistic_head(names, winner: str, weight_on: str | None = None):
+    """A plain logistic type head: ``winner`` wins by its bias, or by a large weight on feature ``weight_on``."""
+    from audio_artifacts.explain.type_head import TypeHead
+    from audio_artifacts.results.schema import EVENT_TYPES
+
+    d, t = len(names), len(EVENT_TYPES)
+    weights, bias = np.zeros((d, t)), np.full(t, -4.0)
+    if weight_on is None:
+        bias[EVENT_TYPES.index(winner)] = 4.0
+    else:
+        weights[list(names).index(weight_on), EVENT_TYPES.index(winner)] = 40.0
+    return TypeHead(tuple(names), EVENT_TYPES, np.zeros(d), np.ones(d), np.zeros((d, 0)), np.zeros(0), weights, bias)
+
+
+def test_the_detector_head_reads_what_the_detector_saw_and_onnx_falls_back(recordings, exported, tmp_path) -> None:
+    """type_head_detector.json is used with the torch model's embedding; without one, type_head.json is."""
+    import shutil
+
+    from audio_artifacts.explain.measure import FEATURE_NAMES
+    from audio_artifacts.explain.type_head import DETECTOR_TYPE_HEAD_FILE
+    from audio_artifacts.inference.describe import DetectorView, detector_feature_names
+    from audio_artifacts.inference.detector import Detector
+
+    model_dir = tmp_path / "model"
+    shutil.copytree(exported[0], model_dir)
+    torch_detector = Detector(model_dir, backend="torch", threshold=0.0)
+    size = torch_detector.backend.embedding_size
+    assert size == torch_detector.backend.model.head[0].in_features
+    names = (*FEATURE_NAMES, *detector_feature_names(size))
+    _logistic_head(FEATURE_NAMES, "clicks").save(model_dir)
+    _logistic_head(names, "tonal", weight_on="detector_probability").save(model_dir, DETECTOR_TYPE_HEAD_FILE)
+
+    detector = Detector(model_dir, backend="torch", threshold=0.0)
+    assert isinstance(detector.describer.detector, DetectorView)
+    (event,) = detector.scan_file(recordings["tone_4_7"]).events
+    seen = detector.describer.detector.features(recordings["tone_4_7"], 0.0, 10.0)
+    assert seen.shape == (2 * size + 1,) and 0.0 < seen[-1] <= 1.0
+    assert event.type == "tonal"  # the detector's probability drives the detector head
+    assert dict(event.type_probabilities)["tonal"] == pytest.approx(
+        1 / (1 + np.exp(4.0 - 40.0 * seen[-1])), abs=1e-4)
+
+    onnx = Detector(model_dir, backend="onnx", threshold=0.0)
+    assert onnx.describer.detector is None
+    (event,) = onnx.scan_file(recordings["tone_4_7"]).events
+    assert event.type == "clicks"  # the measured head's bias: no embedding from ONNX Runtime

@@ -20,6 +20,8 @@ from scipy.optimize import minimize
 from audio_artifacts.errors import ModelDirError
 
 TYPE_HEAD_FILE = "type_head.json"
+#: The head that also reads the detector's own embedding of the event's windows (``inference.describe``).
+DETECTOR_TYPE_HEAD_FILE = "type_head_detector.json"
 FORMAT = "audio-artifacts/type-head/1"
 
 
@@ -47,9 +49,9 @@ class TypeHead:
     def _params(self) -> np.ndarray:
         return np.concatenate([self.hidden_weights.ravel(), self.hidden_bias, self.weights.ravel(), self.bias])
 
-    def save(self, directory: str | os.PathLike[str]) -> Path:
-        """Write ``type_head.json`` into ``directory``; returns its path."""
-        path = Path(directory) / TYPE_HEAD_FILE
+    def save(self, directory: str | os.PathLike[str], filename: str = TYPE_HEAD_FILE) -> Path:
+        """Write ``filename`` (``type_head.json``) into ``directory``; returns its path."""
+        path = Path(directory) / filename
         data = {
             "format": FORMAT, "feature_names": list(self.feature_names), "type_names": list(self.type_names),
             "mean": self.mean.tolist(), "scale": self.scale.tolist(),
@@ -60,15 +62,16 @@ class TypeHead:
         return path
 
 
-def load_type_head(directory: str | os.PathLike[str], feature_names: Sequence[str]) -> TypeHead | None:
-    """The type head of a model directory, or None when it has none.
+def load_type_head(directory: str | os.PathLike[str], feature_names: Sequence[str],
+                   filename: str = TYPE_HEAD_FILE) -> TypeHead | None:
+    """The type head ``filename`` of a model directory, or None when it has none.
 
     Raises
     ------
     ModelDirError
         When ``type_head.json`` is unreadable or was fitted on other features.
     """
-    path = Path(directory) / TYPE_HEAD_FILE
+    path = Path(directory) / filename
     if not path.is_file():
         return None
     try:

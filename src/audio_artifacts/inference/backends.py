@@ -107,6 +107,25 @@ class TorchBackend:
             raise ValueError(f"model returned {out.shape[0]} logits for a batch of {batch.shape[0]}")
         return out
 
+    @property
+    def embedding_size(self) -> int | None:
+        """Width of the model's embedding (``embedding()`` feeding a ``head``), None when it has none."""
+        head = getattr(self.model, "head", None)
+        if not hasattr(self.model, "embedding") or head is None:
+            return None
+        first = next((m for m in head.modules() if hasattr(m, "in_features")), None)
+        return None if first is None else int(first.in_features)
+
+    def embedding(self, batch: np.ndarray, lengths: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """``(embeddings (B, F), logits (B,))`` of a model with ``embedding()`` and ``head``."""
+        batch, lengths = _check_batch(batch, lengths)
+        torch = self._torch
+        with torch.inference_mode():
+            features = self.model.embedding(torch.from_numpy(batch).to(self.device),
+                                            torch.from_numpy(lengths).to(self.device))
+            logits = self.model.head(features).reshape(-1)
+        return features.float().cpu().numpy(), logits.float().cpu().numpy()
+
 
 class OnnxBackend:
     """Run an exported ``model.onnx`` with ONNX Runtime's CPU execution provider.

@@ -6,7 +6,11 @@ a 48 kHz file is kept), plus a margin on both sides, measures it
 (:mod:`audio_artifacts.explain.measure`) and fills the :class:`Event` fields.
 
 The type comes from the model directory's type head (``type_head.json``,
-:mod:`audio_artifacts.explain.type_head`). A directory without one still
+:mod:`audio_artifacts.explain.type_head`). When the detector can say what it
+saw (:class:`DetectorView`: a model with ``embedding()``, run in torch) and
+the directory has ``type_head_detector.json``, the type comes from that head
+instead, which also reads the detector's embedding of the event's windows
+(max and mean over them) and its highest window probability. A directory without one still
 gets frequencies, period, level, band and times by measurement; ``type`` is
 then ``None`` and ``type_probabilities`` empty (the fields to report are
 chosen by simple rules on the measurements, never named as a type).
@@ -19,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,6 +55,46 @@ class Description:
     band_hz: tuple[float, float] | None
 
 
+def detector_feature_names(size: int) -> tuple[str, ...]:
+    """Names of what :meth:`DetectorView.features` adds to the measured features, for an embedding ``size`` wide."""
+    return (*(f"detector_max{i}" for i in range(size)), *(f"detector_mean{i}" for i in range(size)),
+            "detector_probability")
+
+
+@dataclass(frozen=True)
+class DetectorView:
+    """The detector's own view of an event: its embedding of the windows of the event's span.
+
+    ``embed(batch (B, W), lengths (B,)) -> (embeddings (B, size), logits (B,))``
+    (``TorchBackend.embedding``); windows as the scan makes them.
+    """
+
+    embed: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+    size: int
+    sample_rate: int
+    window_s: float = 5.0
+    overlap: float = 0.25
+
+    def features(self, path: str | os.PathLike[str], start: float, end: float,
+                 channel: str | int = "mean") -> np.ndarray:
+        """Max and mean of the embeddings of the windows of ``[start, end]``, then the highest probability."""
+        import soxr
+
+        from audio_artifacts.audio import read_segment
+        from audio_artifacts.windows import WindowSpec, windows_of
+
+        samples, rate, _ = read_segment(path, start, max(start, end), channel, self.sample_rate)
+        if rate != self.sample_rate:
+            samples = soxr.resample(samples, rate, self.sample_rate, quality="HQ").astype(np.float32)
+        if samples.size == 0:
+            samples = np.zeros(1, dtype=np.float32)
+        windows = windows_of(samples, WindowSpec(self.window_s, self.overlap), self.sample_rate)
+        embeddings, logits = self.embed(np.stack([w.samples for w in windows]),
+                                        np.array([w.valid for w in windows], dtype=np.int64))
+        probability = 1.0 / (1.0 + np.exp(-float(np.max(logits))))
+        return np.concatenate([embeddings.max(axis=0), embeddings.mean(axis=0), [probability]]).astype(np.float64)
+
+
 class EventDescriber:
     """Describes events of recordings with a model directory's type head (if it has one).
 
@@ -60,6 +104,9 @@ class EventDescriber:
         Where ``type_head.json`` is looked for; None: no type head.
     channel : "mean" or int
         How multi-channel files become mono (as the detector's audio).
+    detector : DetectorView, optional
+        Lets ``type_head_detector.json`` (when the directory has it) read the
+        detector's embedding of each event; without it ``type_head.json`` is used.
 
     Raises
     ------
@@ -67,15 +114,21 @@ class EventDescriber:
         When the directory's type head cannot be read.
     """
 
-    def __init__(self, model_dir: str | os.PathLike[str] | None = None, channel: str | int = "mean") -> None:
+    def __init__(self, model_dir: str | os.PathLike[str] | None = None, channel: str | int = "mean",
+                 detector: DetectorView | None = None) -> None:
+        from audio_artifacts.errors import ModelDirError
         from audio_artifacts.explain.measure import FEATURE_NAMES
-        from audio_artifacts.explain.type_head import load_type_head
+        from audio_artifacts.explain.type_head import DETECTOR_TYPE_HEAD_FILE, load_type_head
 
         self.head = None if model_dir is None else load_type_head(model_dir, FEATURE_NAMES)
-        if self.head is not None and tuple(self.head.type_names) != EVENT_TYPES:
-            from audio_artifacts.errors import ModelDirError
-
-            raise ModelDirError(f"{model_dir}: type head names {self.head.type_names}, expected {EVENT_TYPES}")
+        self.detector_head, self.detector = None, None
+        if model_dir is not None and detector is not None:
+            names = (*FEATURE_NAMES, *detector_feature_names(detector.size))
+            self.detector_head = load_type_head(model_dir, names, DETECTOR_TYPE_HEAD_FILE)
+            self.detector = None if self.detector_head is None else detector
+        for head in (self.head, self.detector_head):
+            if head is not None and tuple(head.type_names) != EVENT_TYPES:
+                raise ModelDirError(f"{model_dir}: type head names {head.type_names}, expected {EVENT_TYPES}")
         self.channel = channel
 
     def describe_events(self, path: str | os.PathLike[str], events: Sequence[Event],
@@ -99,11 +152,16 @@ class EventDescriber:
                       duration_s: float) -> Description:
         """Measure the span ``[start, end]`` (s) of the recording at ``path``; see the module docstring."""
         if end - start + 2 * MARGIN_S <= LONG_EVENT_S:
-            return self.describe_analysis(measure_span(path, start, end, duration_s, self.channel))
-        head = self.describe_analysis(measure_span(path, start, start + EDGE_S, duration_s, self.channel))
+            return self.describe_analysis(measure_span(path, start, end, duration_s, self.channel),
+                                          seen=self._seen(path, start, end))
+        head = self.describe_analysis(measure_span(path, start, start + EDGE_S, duration_s, self.channel),
+                                      seen=self._seen(path, start, start + EDGE_S))
         tail = self.describe_analysis(measure_span(path, end - EDGE_S, end, duration_s, self.channel), head.type)
         return Description(head.start, tail.end, head.type, head.type_probabilities, head.frequencies_hz,
                            head.period_s, head.level_db, head.band_hz)
+
+    def _seen(self, path: str | os.PathLike[str], start: float, end: float) -> np.ndarray | None:
+        return None if self.detector is None else self.detector.features(path, start, end, self.channel)
 
     def describe_audio(self, audio, kind: str | None = None) -> Description:
         """Describe one event's audio (:class:`~audio_artifacts.explain.measure.EventAudio`)."""
@@ -111,23 +169,28 @@ class EventDescriber:
 
         return self.describe_analysis(analyse(audio), kind)
 
-    def describe_analysis(self, analysis, kind: str | None = None) -> Description:
+    def describe_analysis(self, analysis, kind: str | None = None, seen: np.ndarray | None = None) -> Description:
         """Describe a measured event (:class:`~audio_artifacts.explain.measure.Analysis`).
 
-        ``kind`` forces the type used to choose the fields (the head's is used otherwise).
+        ``kind`` forces the type used to choose the fields (the head's is used
+        otherwise); ``seen`` (:meth:`DetectorView.features`) picks the head
+        that also reads the detector's embedding.
         """
         from audio_artifacts.explain.measure import describe_fields, features
 
         probabilities: tuple[tuple[str, float], ...] = ()
         line_probability = None
-        if self.head is not None:
-            p = self.head.probabilities(features(analysis))
+        head, measured = self.head, features(analysis)
+        if seen is not None and self.detector_head is not None:
+            head, measured = self.detector_head, np.concatenate([measured, seen])
+        if head is not None:
+            p = head.probabilities(measured)
             probabilities = tuple((name, round(float(v), 4)) for name, v in zip(EVENT_TYPES, p))
             kind = kind or EVENT_TYPES[int(np.argmax(p))]
             line_probability = max(v for name, v in probabilities if name in ("tdma_buzz", "packet_buzz"))
         fields = describe_fields(analysis, kind, line_probability, MAX_EVENT_FREQUENCIES)
         return Description(
-            round(fields.start, 3), round(fields.end, 3), kind if self.head is not None else None, probabilities,
+            round(fields.start, 3), round(fields.end, 3), kind if head is not None else None, probabilities,
             tuple(round(f, 2) for f in fields.frequencies_hz),
             None if fields.period_s is None else round(fields.period_s, 6),
             None if fields.level_db is None else round(fields.level_db, 1),

@@ -211,9 +211,13 @@ class Detector:
         )
         self.describer = None
         if describe:
-            from audio_artifacts.inference.describe import EventDescriber
+            from audio_artifacts.inference.describe import DetectorView, EventDescriber
 
-            self.describer = EventDescriber(self.model_dir, channel=channel)
+            size = getattr(self.backend, "embedding_size", None)
+            view = None if size is None else DetectorView(
+                self.backend.embedding, size, self.info.sample_rate, self.info.window.duration_s,
+                self.info.window.overlap)
+            self.describer = EventDescriber(self.model_dir, channel=channel, detector=view)
 
     # ------------------------------------------------------------------ public API
 
