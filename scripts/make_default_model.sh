@@ -17,7 +17,7 @@ audio-artifacts simulate data/sim --n 6000 --seed 0 --split --foreign 800 --stim
 audio-artifacts train --config configs/default.yaml --out runs/bundled
 audio-artifacts train --config configs/dsp_baseline.yaml --out runs/dsp_baseline
 python scripts/fit_type_head.py runs/bundled/model --train data/sim/train.csv --val data/sim/val.csv \
-    --limit 1200 --cache runs/bundled/type_head_features
+    --cache runs/bundled/type_head_features
 for split in test foreign; do
     audio-artifacts evaluate runs/bundled/model runs/dsp_baseline/model data/sim/$split.csv \
         --out runs/bundled/eval-$split --by artifact_types stimulus
