@@ -212,7 +212,9 @@ class FastArtifactNet(nn.Module):
         band and block, the level's peak over its mean and how far a frame rises
         over both neighbours two frames away. Clicks and pops stand out of a
         band's averaged noise where they do not out of one bin's, and an
-        isolated burst is gone 64 ms later where an onset stays.
+        isolated burst is gone 64 ms later where an onset stays. Measured on
+        the full split it did not find more clicks (docs/models.md), so the
+        bundled model is trained without it.
     """
 
     def __init__(
