@@ -90,3 +90,22 @@ def test_crossing_span_interpolates_between_frames() -> None:
     assert crossing_span(track, times, 15.0) == pytest.approx((3.5, 6.5))
     assert crossing_span(track, times, 25.0) is None
     assert crossing_span(np.full(4, 20.0), np.arange(4.0), 10.0, edge_s=0.5) == (-0.5, 3.5)
+
+
+def test_a_regular_train_keeps_its_period_whatever_the_type_and_scattered_clicks_get_none() -> None:
+    from audio_artifacts.explain.measure import EventAudio, analyse, describe_fields
+
+    rate = 32000
+    rng = np.random.default_rng(3)
+
+    def analysis_of(onsets):
+        x = 1e-3 * rng.standard_normal(10 * rate)
+        for t in onsets:
+            x[int(t * rate):int(t * rate) + 100] += 0.05 * np.hanning(100)
+        return analyse(EventAudio(x.astype(np.float32), rate, 0.0, (0.0, 10.0)))
+
+    train = analysis_of(np.arange(1.1, 9.5, 0.8))
+    fields = describe_fields(train, "clicks")  # a head that calls the train clicks still gets its period
+    assert fields.period_s == pytest.approx(0.8, rel=0.02)
+    scattered = analysis_of([1.0, 2.9, 3.6, 7.4])
+    assert describe_fields(scattered, "clicks").period_s is None

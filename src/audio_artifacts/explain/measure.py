@@ -308,6 +308,10 @@ class Fields:
     band_hz: tuple[float, float] | None
 
 
+#: Impulses a train needs before its period is reported for an event not typed as periodic.
+_TRAIN_IMPULSES = 4
+
+
 def describe_fields(analysis: Analysis, kind: str | None, line_probability: float | None = None,
                     max_frequencies: int = 12) -> Fields:
     """The reported fields of an event of type ``kind`` (None: decided from the measurements).
@@ -338,6 +342,9 @@ def describe_fields(analysis: Analysis, kind: str | None, line_probability: floa
         period = chosen.period_s if chosen else None
     elif kind == "noise_am":
         period = analysis.modulation.period_s if analysis.modulation and analysis.modulation.strength >= 0.2 else None
+    elif _regular_train(analysis):
+        # whatever the type says, a train of impulses this regular repeats: its period is a finding
+        period = analysis.impulse_period.period_s
     span = None
     if line_kind and has_lines:
         times, track = analysis.line_track
@@ -362,6 +369,12 @@ def describe_fields(analysis: Analysis, kind: str | None, line_probability: floa
     start, end = span if span is not None else analysis.span_s
     start, end = max(0.0, start), max(start, end)
     return Fields(start, end, tuple(frequencies), period, level_db, (max(0.0, band[0]), max(band[0], band[1])))
+
+
+def _regular_train(analysis: Analysis) -> bool:
+    """At least ``_TRAIN_IMPULSES`` impulses whose intervals spread by at most 10 % (interquartile range / median)."""
+    return (analysis.impulse_period is not None and analysis.impulse_period.strength >= 0.9
+            and analysis.impulses.size >= _TRAIN_IMPULSES)
 
 
 def _impulse_span(analysis: Analysis) -> tuple[float, float] | None:
