@@ -87,7 +87,10 @@ def collect_seen(manifest: Path, cache: Path | None, limit: int | None, view, ta
     entries = [e for e in load_entries(manifest) if e.events]
     if limit:
         entries = entries[:limit]
-    x = np.array([view.features(span.entry.path, span.start, span.end) for span in labelled_spans(entries)])
+    from audio_artifacts.inference.describe import read_span
+
+    x = np.array([view.features(read_span(span.entry.path, span.start, span.end, float(span.entry.columns["duration_s"])))
+                  for span in labelled_spans(entries)])
     if cache_file is not None:
         cache.mkdir(parents=True, exist_ok=True)
         np.savez(cache_file, x=x)

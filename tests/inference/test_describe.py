@@ -191,7 +191,9 @@ def test_the_detector_head_reads_what_the_detector_saw_and_onnx_falls_back(recor
     detector = Detector(model_dir, backend="torch", threshold=0.0)
     assert isinstance(detector.describer.detector, DetectorView)
     (event,) = detector.scan_file(recordings["tone_4_7"]).events
-    seen = detector.describer.detector.features(recordings["tone_4_7"], 0.0, 10.0)
+    from audio_artifacts.inference.describe import read_span
+
+    seen = detector.describer.detector.features(read_span(recordings["tone_4_7"], 0.0, 10.0, 10.0))
     assert seen.shape == (2 * size + 1,) and 0.0 < seen[-1] <= 1.0
     assert event.type == "tonal"  # the detector's probability drives the detector head
     assert dict(event.type_probabilities)["tonal"] == pytest.approx(

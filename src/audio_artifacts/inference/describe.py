@@ -75,17 +75,22 @@ class DetectorView:
     window_s: float = 5.0
     overlap: float = 0.25
 
-    def features(self, path: str | os.PathLike[str], start: float, end: float,
-                 channel: str | int = "mean") -> np.ndarray:
-        """Max and mean of the embeddings of the windows of ``[start, end]``, then the highest probability."""
+    def features(self, audio) -> np.ndarray:
+        """Max and mean of the embeddings of the windows of ``audio``'s span, then the highest probability.
+
+        ``audio`` is the :class:`~audio_artifacts.explain.measure.EventAudio`
+        the describer measures (:func:`read_span`): the span is cut from it and
+        brought to the detector's rate, so the file is read once per event.
+        """
         import soxr
 
-        from audio_artifacts.audio import read_segment
         from audio_artifacts.windows import WindowSpec, windows_of
 
-        samples, rate, _ = read_segment(path, start, max(start, end), channel, self.sample_rate)
-        if rate != self.sample_rate:
-            samples = soxr.resample(samples, rate, self.sample_rate, quality="HQ").astype(np.float32)
+        first = max(0, int(round((audio.span_s[0] - audio.offset_s) * audio.rate)))
+        last = max(first, int(round((audio.span_s[1] - audio.offset_s) * audio.rate)))
+        samples = np.asarray(audio.samples[first:last], dtype=np.float32)
+        if audio.rate != self.sample_rate and samples.size:
+            samples = soxr.resample(samples, audio.rate, self.sample_rate, quality="HQ").astype(np.float32)
         if samples.size == 0:
             samples = np.zeros(1, dtype=np.float32)
         windows = windows_of(samples, WindowSpec(self.window_s, self.overlap), self.sample_rate)
@@ -152,16 +157,17 @@ class EventDescriber:
                       duration_s: float) -> Description:
         """Measure the span ``[start, end]`` (s) of the recording at ``path``; see the module docstring."""
         if end - start + 2 * MARGIN_S <= LONG_EVENT_S:
-            return self.describe_analysis(measure_span(path, start, end, duration_s, self.channel),
-                                          seen=self._seen(path, start, end))
-        head = self.describe_analysis(measure_span(path, start, start + EDGE_S, duration_s, self.channel),
-                                      seen=self._seen(path, start, start + EDGE_S))
+            return self._describe_read(read_span(path, start, end, duration_s, self.channel))
+        head = self._describe_read(read_span(path, start, start + EDGE_S, duration_s, self.channel))
         tail = self.describe_analysis(measure_span(path, end - EDGE_S, end, duration_s, self.channel), head.type)
         return Description(head.start, tail.end, head.type, head.type_probabilities, head.frequencies_hz,
                            head.period_s, head.level_db, head.band_hz)
 
-    def _seen(self, path: str | os.PathLike[str], start: float, end: float) -> np.ndarray | None:
-        return None if self.detector is None else self.detector.features(path, start, end, self.channel)
+    def _describe_read(self, audio) -> Description:
+        from audio_artifacts.explain.measure import analyse
+
+        seen = None if self.detector is None else self.detector.features(audio)
+        return self.describe_analysis(analyse(audio), seen=seen)
 
     def describe_audio(self, audio, kind: str | None = None) -> Description:
         """Describe one event's audio (:class:`~audio_artifacts.explain.measure.EventAudio`)."""
@@ -207,9 +213,23 @@ def measure_span(path: str | os.PathLike[str], start: float, end: float, duratio
     AudioLoadError
         When the recording cannot be read.
     """
+    from audio_artifacts.explain.measure import analyse
+
+    return analyse(read_span(path, start, end, duration_s, channel))
+
+
+def read_span(path: str | os.PathLike[str], start: float, end: float, duration_s: float,
+              channel: str | int = "mean"):
+    """``[start - MARGIN_S, end + MARGIN_S]`` of a recording at its own rate (<= ``MAX_RATE``): an ``EventAudio``.
+
+    Raises
+    ------
+    AudioLoadError
+        When the recording cannot be read.
+    """
     from audio_artifacts.audio import read_segment
-    from audio_artifacts.explain.measure import EventAudio, analyse
+    from audio_artifacts.explain.measure import EventAudio
 
     first, last = max(0.0, start - MARGIN_S), min(duration_s, end + MARGIN_S)
     samples, rate, offset = read_segment(path, first, max(first, last), channel, MAX_RATE)
-    return analyse(EventAudio(samples, rate, offset, (start, end)))
+    return EventAudio(samples, rate, offset, (start, end))
