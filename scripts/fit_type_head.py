@@ -30,6 +30,14 @@ from pathlib import Path
 import numpy as np
 
 
+def _measuring() -> str:
+    """What the cached features depend on besides the data: the measuring code's version and rate."""
+    from audio_artifacts.explain.measure import MEASURE_VERSION
+    from audio_artifacts.inference.describe import MAX_RATE
+
+    return f"m{MEASURE_VERSION}-r{MAX_RATE}"
+
+
 def collect(manifest: Path, cache: Path | None, limit: int | None) -> tuple[np.ndarray, np.ndarray]:
     """Features and labels of every labelled span of a manifest (cached in ``cache`` when given)."""
     from audio_artifacts.data.manifest import load_entries
@@ -39,7 +47,7 @@ def collect(manifest: Path, cache: Path | None, limit: int | None) -> tuple[np.n
 
     cache_file = None
     if cache is not None:
-        cache_file = cache / f"{manifest.stem}-{limit or 'all'}.npz"
+        cache_file = cache / f"{manifest.stem}-{limit or 'all'}-{_measuring()}.npz"
         if cache_file.is_file():
             data = np.load(cache_file)
             if tuple(data["feature_names"]) == FEATURE_NAMES:
@@ -81,7 +89,7 @@ def collect_seen(manifest: Path, cache: Path | None, limit: int | None, view, ta
     from audio_artifacts.data.manifest import load_entries
     from audio_artifacts.explain.examples import labelled_spans
 
-    cache_file = None if cache is None else cache / f"{manifest.stem}-{limit or 'all'}-detector-{tag}.npz"
+    cache_file = None if cache is None else cache / f"{manifest.stem}-{limit or 'all'}-{_measuring()}-detector-{tag}.npz"
     if cache_file is not None and cache_file.is_file():
         return np.load(cache_file)["x"]
     entries = [e for e in load_entries(manifest) if e.events]

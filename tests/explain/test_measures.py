@@ -109,3 +109,37 @@ def test_a_regular_train_keeps_its_period_whatever_the_type_and_scattered_clicks
     assert fields.period_s == pytest.approx(0.8, rel=0.02)
     scattered = analysis_of([1.0, 2.9, 3.6, 7.4])
     assert describe_fields(scattered, "clicks").period_s is None
+
+
+def test_a_buzz_under_a_dense_line_field_keeps_its_fundamental_not_a_sub_multiple() -> None:
+    f0 = 216.68
+    buzz = [Line(f0 * k, p) for k, p in zip(range(1, 7), (59.0, 49.0, 40.0, 31.0, 23.0, 13.0))]
+    # 7.8-16 kHz: weak harmonics and their images folded at 16 kHz (a 32 kHz file made without an
+    # anti-alias filter) fall on every third of f0: a dense field that a sub-multiple explains best
+    field = [Line(f0 / 3 * k, 12.0 + (k % 7) * 2) for k in range(108, 221)]
+    comb = find_comb(sorted([*buzz, *field], key=lambda x: x.frequency_hz), 1.95)
+    assert comb is not None and comb.fundamental_hz == pytest.approx(f0, rel=1e-3)
+    # a true low comb, every harmonic as strong as the next, stays low
+    low = find_comb([Line(72.2 * k, 30.0 - k) for k in range(1, 20)], 1.95)
+    assert low is not None and low.fundamental_hz == pytest.approx(72.2, rel=1e-3)
+
+
+def test_ticks_under_loud_noise_are_a_train_in_their_own_band() -> None:
+    from audio_artifacts.explain.measure import EventAudio, analyse, describe_fields
+
+    rate = 32000
+    rng = np.random.default_rng(8)
+    t = np.arange(12 * rate) / rate
+    # a loud, slowly gated low noise (a stimulus) and 4 kHz ticks every 0.62 s, 12 dB over the noise there
+    noise = rng.standard_normal(t.size) * (0.05 + 0.04 * np.sin(2 * np.pi * 0.7 * t))
+    from scipy.signal import butter, sosfilt
+
+    x = sosfilt(butter(2, 1500 / (rate / 2), output="sos"), noise) + 1e-3 * rng.standard_normal(t.size)
+    k = np.arange(96)
+    for onset in np.arange(0.4, 11.6, 0.62):
+        i = int(onset * rate)
+        x[i:i + 96] += 0.04 * np.hanning(96) * np.sin(2 * np.pi * 4000 * k / rate)
+    analysis = analyse(EventAudio(x.astype(np.float32), rate, 0.0, (0.0, 12.0)))
+    assert analysis.band_train is not None and analysis.band_train.period_s == pytest.approx(0.62, rel=0.02)
+    for kind in ("periodic_ticks", "clicks"):
+        assert describe_fields(analysis, kind).period_s == pytest.approx(0.62, rel=0.02)

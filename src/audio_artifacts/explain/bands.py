@@ -9,17 +9,13 @@ impulses and how regular, and the strength of its periodicity.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.ndimage import median_filter
 
-from audio_artifacts.explain.periods import (
-    ENVELOPE_RATE,
-    autocorrelation_period,
-    band_envelope,
-    interval_period,
-)
+from audio_artifacts.explain.envelopes import BandEnvelopes
+from audio_artifacts.explain.periods import ENVELOPE_RATE, Periodicity, autocorrelation_period, interval_period
 
 #: Octave bands (Hz) the profile is measured in; those above 0.45 x the rate read zeros.
 OCTAVE_BANDS = ((44.0, 88.0), (88.0, 177.0), (177.0, 355.0), (355.0, 710.0), (710.0, 1420.0),
@@ -29,17 +25,38 @@ PROFILE_NAMES = ("contrast_db", "impulses_log", "regularity", "periodicity")
 _CONTEXT_S = 0.2  # the running median an impulse is compared with
 
 
-def octave_profile(signal: np.ndarray, rate: int, offset_s: float, span_s: tuple[float, float]) -> np.ndarray:
-    """``(len(OCTAVE_BANDS), len(PROFILE_NAMES))`` measures inside ``span_s`` (recording seconds)."""
+#: A band's impulses are a train when at least this many are this regular (``interval_period`` strength).
+TRAIN_IMPULSES, TRAIN_REGULARITY = 4, 0.9
+
+
+@dataclass(frozen=True)
+class OctaveProfile:
+    """The per-band measures, and the most evident regular impulse train in any band (or None).
+
+    ``train`` is the train of the band with the most impulses among those
+    whose impulses are a train (:data:`TRAIN_IMPULSES`,
+    :data:`TRAIN_REGULARITY`): ticks and thumps stand out of a stimulus in
+    some band, and the band with the most of them shows the most of the train.
+    """
+
+    measures: np.ndarray  # (len(OCTAVE_BANDS), len(PROFILE_NAMES))
+    train: Periodicity | None
+    train_band: tuple[float, float] | None
+
+
+def octave_profile(envelopes: BandEnvelopes, offset_s: float, span_s: tuple[float, float]) -> OctaveProfile:
+    """Measures inside ``span_s`` (recording seconds), per octave band; see :class:`OctaveProfile`.
+
+    ``envelopes`` holds the event's audio (:class:`~audio_artifacts.explain.envelopes.BandEnvelopes`
+    at ``ENVELOPE_RATE``), whose first sample is at ``offset_s``.
+    """
     out = np.zeros((len(OCTAVE_BANDS), len(PROFILE_NAMES)))
-    current, current_rate = np.asarray(signal, dtype=np.float64), int(rate)
-    for k in range(len(OCTAVE_BANDS) - 1, -1, -1):  # high to low: halve the rate as the bands go down
-        low, high = OCTAVE_BANDS[k]
+    best: tuple[int, float, Periodicity, tuple[float, float]] | None = None
+    rate = envelopes.rate
+    for k, (low, high) in enumerate(OCTAVE_BANDS):
         if low >= 0.45 * rate:
             continue
-        while current_rate % 2 == 0 and current_rate / 2 >= 4 * high and current.size > 256:
-            current, current_rate = _halve(current), current_rate // 2
-        envelope = band_envelope(current, current_rate, (low, min(high, 0.45 * current_rate)))
+        envelope = envelopes.envelope((low, min(high, 0.45 * rate)))
         if envelope.size < 16:
             continue
         times = offset_s + (np.arange(envelope.size) + 0.5) / ENVELOPE_RATE
@@ -58,22 +75,10 @@ def octave_profile(signal: np.ndarray, rate: int, offset_s: float, span_s: tuple
         span = max(inside.sum() / ENVELOPE_RATE, 1e-3)
         out[k] = (float(contrast.max()), float(np.log1p(peaks.size / span)),
                   train.strength if train else 0.0, periodic.strength if periodic else 0.0)
-    return out
-
-
-@lru_cache(maxsize=1)
-def _half_band() -> np.ndarray:
-    """The anti-alias filter of ``scipy.signal.decimate(x, 2)`` (Chebyshev I, order 8), designed once."""
-    from scipy.signal import cheby1
-
-    return cheby1(8, 0.05, 0.8 / 2, output="sos")
-
-
-def _halve(x: np.ndarray) -> np.ndarray:
-    """``scipy.signal.decimate(x, 2)``, without designing its filter on every call."""
-    from scipy.signal import sosfiltfilt
-
-    return sosfiltfilt(_half_band().copy(), x)[::2]
+        if train is not None and peaks.size >= TRAIN_IMPULSES and train.strength >= TRAIN_REGULARITY \
+                and (best is None or (peaks.size, train.strength) > best[:2]):
+            best = (int(peaks.size), train.strength, train, (low, high))
+    return OctaveProfile(out, None if best is None else best[2], None if best is None else best[3])
 
 
 def _peaks(values: np.ndarray, height: float, distance: int) -> np.ndarray:

@@ -116,6 +116,8 @@ def find_comb(lines: Sequence[Line], resolution_hz: float, *, min_harmonics: int
     if best is None:
         return None
     _, f0, numbers, matched = best
+    f0 = _sparse_multiple(lines, f0, resolution_hz, min_harmonics, max_hz)
+    numbers, matched = _match(freqs, f0, resolution_hz)
     k, f = numbers[matched].astype(float), freqs[matched]
     f0 = float(np.sum(k * f) / np.sum(k * k))
     numbers, matched = _match(freqs, f0, resolution_hz)  # again with the refined fundamental
@@ -123,6 +125,39 @@ def find_comb(lines: Sequence[Line], resolution_hz: float, *, min_harmonics: int
         return None
     coverage = float(np.unique(numbers[matched]).size / numbers[matched].max())
     return Comb(f0, tuple(line for line, m in zip(lines, matched) if m), coverage)
+
+
+#: A comb is moved up to a multiple of its fundamental when that grid holds this share of its power.
+_MULTIPLE_POWER_SHARE = 0.9
+#: ... among the lines up to this harmonic of the multiple.
+_LOW_HARMONICS = 8
+
+
+def _sparse_multiple(lines: Sequence[Line], f0: float, resolution_hz: float, min_harmonics: int,
+                     max_hz: float) -> float:
+    """``m * f0`` (the largest m in 2..6 that fits) when the comb of ``f0`` is really the comb of ``m * f0``.
+
+    A dense line field (a stimulus's partials, aliased harmonics high up)
+    can give a sub-multiple of the true fundamental more matches; it is the
+    true one when the three strongest lines on the ``f0`` grid and nearly
+    all their power up to its 8th harmonic (:data:`_MULTIPLE_POWER_SHARE`) lie on
+    the ``m * f0`` grid.
+    """
+    freqs = np.array([line.frequency_hz for line in lines])
+    power = 10 ** (np.array([line.prominence_db for line in lines]) / 10)
+    numbers, matched = _match(freqs, f0, resolution_hz)
+    if matched.sum() < min_harmonics:
+        return f0
+    strongest = np.flatnonzero(matched)[np.argsort(-power[matched])[:3]]
+    for m in range(6, 1, -1):
+        if m * f0 > max_hz:
+            continue
+        on = matched & (numbers % m == 0)
+        low = matched & (freqs <= _LOW_HARMONICS * m * f0)  # where a comb's own harmonics are strongest
+        if on.sum() >= min_harmonics and np.all(on[strongest]) \
+                and power[on & low].sum() >= _MULTIPLE_POWER_SHARE * power[low].sum():
+            return m * f0
+    return f0
 
 
 def _match(freqs: np.ndarray, f0: float, resolution_hz: float) -> tuple[np.ndarray, np.ndarray]:

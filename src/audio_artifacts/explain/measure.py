@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from audio_artifacts.explain.bands import OCTAVE_BANDS, PROFILE_NAMES, octave_profile
+from audio_artifacts.explain.envelopes import BandEnvelopes
 from audio_artifacts.explain.lines import (
     Comb,
     Line,
@@ -23,7 +24,6 @@ from audio_artifacts.explain.periods import (
     ENVELOPE_RATE,
     Periodicity,
     autocorrelation_period,
-    band_envelope,
     impulse_times,
     interval_period,
 )
@@ -36,6 +36,8 @@ from audio_artifacts.explain.spectra import (
 )
 from audio_artifacts.explain.timing import crossing_span, smooth, threshold_db
 
+#: Bumped whenever a measured feature changes for the same audio (caches of features key on it).
+MEASURE_VERSION = 3
 LINE_TYPES = ("tonal", "tdma_buzz", "packet_buzz")
 IMPULSIVE_TYPES = ("periodic_ticks", "thumps", "clicks")
 #: Frame of the coarse analysis (s): the simulator's level frame (``simulate.levels``).
@@ -85,6 +87,7 @@ class Analysis:
     modulation: Periodicity | None  # of the stationary band's envelope
     repetition: Periodicity | None  # of the impulsive band's envelope
     span_s: tuple[float, float]
+    band_train: Periodicity | None = None  # the most evident regular impulse train of any octave band
     extras: dict[str, float] = field(default_factory=dict)
 
 
@@ -94,10 +97,11 @@ def analyse(audio: EventAudio) -> Analysis:
     rate = int(audio.rate)
     start, end = audio.span_s
     lines, comb, resolution, line_track, line_level, steady = _lines(x, rate, audio.offset_s, (start, end))
-    profile = octave_profile(x, rate, audio.offset_s, (start, end))
+    envelopes = BandEnvelopes(x, rate, ENVELOPE_RATE)  # one transform for every band's envelope
+    profile = octave_profile(envelopes, audio.offset_s, (start, end))
     stat_band, stat_level, imp_band, imp_level, excess_share = _bands(x, rate, audio.offset_s, (start, end))
-    times, stat_env = _envelope_db(x, rate, stat_band, audio.offset_s)
-    _, imp_env = _envelope_db(x, rate, imp_band, audio.offset_s)
+    times, stat_env = _envelope_db(envelopes, stat_band, audio.offset_s)
+    _, imp_env = _envelope_db(envelopes, imp_band, audio.offset_s)
     inside = (times >= start) & (times <= end)
     if inside.sum() < 8:
         inside = np.ones(times.size, dtype=bool)
@@ -120,11 +124,12 @@ def analyse(audio: EventAudio) -> Analysis:
         "span_s": float(end - start),
         "steady_lines": steady[0],
         "steady_top_prominence_db": steady[1],
-        **{f"octave{k}_{name}": float(profile[k, j]) for k in range(len(OCTAVE_BANDS))
+        **{f"octave{k}_{name}": float(profile.measures[k, j]) for k in range(len(OCTAVE_BANDS))
            for j, name in enumerate(PROFILE_NAMES)},
     }
     return Analysis(lines, comb, resolution, 1.0 / resolution, line_track, line_level, stat_band, stat_level, imp_band, imp_level,
-                    times, stat_env, imp_env, impulses, impulse_period, modulation, repetition, (start, end), extras)
+                    times, stat_env, imp_env, impulses, impulse_period, modulation, repetition, (start, end),
+                    profile.train, extras)
 
 
 def _lines(x: np.ndarray, rate: int, offset: float, span: tuple[float, float]):
@@ -204,15 +209,30 @@ def _bands(x: np.ndarray, rate: int, offset: float, span: tuple[float, float]):
     floor = np.minimum(floor, 2.0 * spectral_floor(floor, 7))  # a line on all the time is no floor
     matrix, bands = band_matrix(rate)
     widths = np.maximum(matrix.sum(axis=0), 1.0)
-    density = (floor @ matrix) / widths
+    density = _band_sums(floor, matrix) / widths
     base = np.maximum(density, density.max() * 10 ** (-_FLOOR_RANGE_DB / 10)) * widths
-    per_band = power[inside] @ matrix  # (frames, bands)
+    per_band = _band_sums(power[inside], matrix)  # (frames, bands)
     stationary = per_band.mean(axis=0) / base - 1.0
     impulsive = per_band.max(axis=0) / base - 1.0
     stat_db = 10 * np.log10(np.maximum(stationary, 1e-3))
     imp_db = 10 * np.log10(np.maximum(impulsive, 1e-3))
     share = float(np.mean(stat_db >= 3.0))
     return (*_extend(stat_db, bands), *_extend(imp_db, bands), share)
+
+
+def _band_sums(power: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """``power @ matrix`` for a 0/1 matrix of adjacent bin ranges, by sums over the ranges.
+
+    No BLAS call: its threads would spin beside the model's on a small machine.
+    """
+    rows = np.flatnonzero(matrix.any(axis=1))
+    starts = np.array([int(np.flatnonzero(matrix[:, j])[0]) if matrix[:, j].any() else -1
+                       for j in range(matrix.shape[1])])
+    if rows.size == 0 or np.any(starts < 0) or rows.size != rows[-1] - rows[0] + 1 \
+            or np.any(np.diff(starts) <= 0):
+        return power @ matrix
+    inside = power[..., rows[0]:rows[-1] + 1]
+    return np.add.reduceat(inside, starts - rows[0], axis=-1)
 
 
 def _extend(level_db: np.ndarray, bands: list[tuple[float, float]]) -> tuple[tuple[float, float], float]:
@@ -227,9 +247,9 @@ def _extend(level_db: np.ndarray, bands: list[tuple[float, float]]) -> tuple[tup
     return (bands[lo][0], bands[hi][1]), float(level_db[best])
 
 
-def _envelope_db(x: np.ndarray, rate: int, band: tuple[float, float], offset: float):
+def _envelope_db(envelopes: BandEnvelopes, band: tuple[float, float], offset: float):
     """The band's envelope (dB over its 20th percentile), smoothed over about two periods of its bandwidth."""
-    envelope = band_envelope(x, rate, band)
+    envelope = envelopes.envelope(band)
     width = int(np.clip(round(ENVELOPE_RATE * 2.0 / max(band[1] - band[0], 1.0)), 1, ENVELOPE_RATE // 20))
     envelope = smooth(envelope, width)
     if envelope.size == 0:
@@ -338,13 +358,13 @@ def describe_fields(analysis: Analysis, kind: str | None, line_probability: floa
     if comb is not None and (kind in ("tdma_buzz", "packet_buzz") or (buzz_likely and len(comb.harmonics) >= 4)):
         period = 1.0 / comb.fundamental_hz
     elif kind in ("periodic_ticks", "thumps"):
-        chosen = analysis.impulse_period or analysis.repetition
+        chosen = analysis.band_train or analysis.impulse_period or analysis.repetition
         period = chosen.period_s if chosen else None
     elif kind == "noise_am":
         period = analysis.modulation.period_s if analysis.modulation and analysis.modulation.strength >= 0.2 else None
     elif _regular_train(analysis):
         # whatever the type says, a train of impulses this regular repeats: its period is a finding
-        period = analysis.impulse_period.period_s
+        period = (analysis.band_train or analysis.impulse_period).period_s
     span = None
     if line_kind and has_lines:
         times, track = analysis.line_track
@@ -372,7 +392,12 @@ def describe_fields(analysis: Analysis, kind: str | None, line_probability: floa
 
 
 def _regular_train(analysis: Analysis) -> bool:
-    """At least ``_TRAIN_IMPULSES`` impulses whose intervals spread by at most 10 % (interquartile range / median)."""
+    """A regular train in an octave band, or ``_TRAIN_IMPULSES`` impulses spread by at most 10 %.
+
+    (The spread: interquartile range of the intervals over their median.)
+    """
+    if analysis.band_train is not None:
+        return True
     return (analysis.impulse_period is not None and analysis.impulse_period.strength >= 0.9
             and analysis.impulses.size >= _TRAIN_IMPULSES)
 

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
-from scipy.signal import butter, find_peaks, sosfiltfilt
+from scipy.signal import find_peaks
 
 #: Sample rate of band envelopes (Hz): 2 ms steps resolve a 20 Hz motorboat's period to 4 %, refined below.
 ENVELOPE_RATE = 500
@@ -16,33 +15,14 @@ def band_envelope(signal: np.ndarray, rate: int, band_hz: tuple[float, float],
                   envelope_rate: int = ENVELOPE_RATE) -> np.ndarray:
     """Mean power of ``signal`` in ``band_hz`` per ``1 / envelope_rate`` step, ``(steps,)`` float64.
 
-    A zero-phase 4th-order Butterworth band-pass (high- or low-pass where the
-    band reaches 0 or Nyquist), squared, averaged over each step.
+    The band of a zero-phase 4th-order Butterworth filter (high- or low-pass
+    where the band reaches 0 or Nyquist), from the signal's spectrum
+    (:class:`~audio_artifacts.explain.envelopes.BandEnvelopes`; for several
+    bands of one signal, make one of those and ask it for each).
     """
-    low, high = float(band_hz[0]), float(band_hz[1])
-    nyquist = rate / 2.0
-    x = np.asarray(signal, dtype=np.float64)
-    use_low, use_high = low > 5.0, high < 0.95 * nyquist
-    if x.size > 64 and (use_low or use_high):
-        # a copy: scipy's filter wants writable sections, and the cached design must stay as it is
-        x = sosfiltfilt(_band_filter(low if use_low else None, high if use_high else None, nyquist).copy(), x)
-    step = max(1, int(round(rate / envelope_rate)))
-    count = x.size // step
-    if count == 0:
-        return np.zeros(0)
-    return (x[:count * step] ** 2).reshape(count, step).mean(axis=1)
+    from audio_artifacts.explain.envelopes import BandEnvelopes
 
-
-@lru_cache(maxsize=256)
-def _band_filter(low: float | None, high: float | None, nyquist: float) -> np.ndarray:
-    """4th-order Butterworth sections for a band (None: that edge open); designed once per band and rate."""
-    if low is not None and high is not None:
-        sos = butter(4, [low / nyquist, high / nyquist], btype="bandpass", output="sos")
-    elif low is not None:
-        sos = butter(4, low / nyquist, btype="highpass", output="sos")
-    else:
-        sos = butter(4, high / nyquist, btype="lowpass", output="sos")
-    return sos
+    return BandEnvelopes(signal, rate, envelope_rate).envelope(band_hz)
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,8 @@ MARGIN_S = 1.5
 #: Events longer than this are measured in their first and last ``EDGE_S`` seconds only (memory, time).
 LONG_EVENT_S = 120.0
 EDGE_S = 60.0
-#: The measuring rate is the recording's own, capped here (Hz).
+#: The measuring rate is the recording's own, capped here (Hz). Capping at the detector's 32 kHz
+#: was tried: 26 % faster, but type accuracy 0.809 -> 0.791 and periods 0.692 -> 0.647 (foreign split).
 MAX_RATE = 48000
 
 
