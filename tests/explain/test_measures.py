@@ -143,3 +143,22 @@ def test_ticks_under_loud_noise_are_a_train_in_their_own_band() -> None:
     assert analysis.band_train is not None and analysis.band_train.period_s == pytest.approx(0.62, rel=0.02)
     for kind in ("periodic_ticks", "clicks"):
         assert describe_fields(analysis, kind).period_s == pytest.approx(0.62, rel=0.02)
+
+
+def test_a_click_under_a_syllabic_stimulus_is_placed_by_its_own_band() -> None:
+    from scipy.signal import butter, sosfilt
+
+    from audio_artifacts.explain.measure import EventAudio, analyse, describe_fields
+
+    rate = 32000
+    rng = np.random.default_rng(12)
+    t = np.arange(10 * rate) / rate
+    # syllables: low-passed noise switched on and off every 0.25 s (onsets all through the span)
+    gate = (np.floor(t / 0.25) % 2 == 0) * (0.5 + 0.5 * rng.random(int(10 / 0.25) + 1)[np.floor(t / 0.25).astype(int)])
+    x = sosfilt(butter(4, 2500 / (rate / 2), output="sos"), rng.standard_normal(t.size)) * 0.1 * gate
+    x += 1e-3 * rng.standard_normal(t.size)
+    click = int(6.2 * rate)
+    x[click:click + 48] += 0.05 * np.hanning(48) * np.sin(2 * np.pi * 6000 * np.arange(48) / rate)
+    analysis = analyse(EventAudio(x.astype(np.float32), rate, 0.0, (3.75, 10.0)))
+    fields = describe_fields(analysis, "clicks")
+    assert abs(fields.start - 6.2) <= 0.1 and abs(fields.end - 6.2015) <= 0.1

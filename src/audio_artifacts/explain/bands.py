@@ -9,7 +9,7 @@ impulses and how regular, and the strength of its periodicity.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.ndimage import median_filter
@@ -27,6 +27,9 @@ _CONTEXT_S = 0.2  # the running median an impulse is compared with
 
 #: A band's impulses are a train when at least this many are this regular (``interval_period`` strength).
 TRAIN_IMPULSES, TRAIN_REGULARITY = 4, 0.9
+#: A click's band keeps its peaks this close (dB) to its highest one.
+CLICK_WITHIN_DB = 6.0
+_MIN_CONTRAST_DB = 10.0
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,9 @@ class OctaveProfile:
     measures: np.ndarray  # (len(OCTAVE_BANDS), len(PROFILE_NAMES))
     train: Periodicity | None
     train_band: tuple[float, float] | None
+    #: Times (recording s) of the peaks of the band whose envelope stands out most (a click's band)
+    #: within :data:`CLICK_WITHIN_DB` of its highest peak: isolated bursts, not a stimulus's onsets.
+    clicks: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 def octave_profile(envelopes: BandEnvelopes, offset_s: float, span_s: tuple[float, float]) -> OctaveProfile:
@@ -52,6 +58,7 @@ def octave_profile(envelopes: BandEnvelopes, offset_s: float, span_s: tuple[floa
     """
     out = np.zeros((len(OCTAVE_BANDS), len(PROFILE_NAMES)))
     best: tuple[int, float, Periodicity, tuple[float, float]] | None = None
+    clicks, loudest = np.zeros(0), -np.inf
     rate = envelopes.rate
     for k, (low, high) in enumerate(OCTAVE_BANDS):
         if low >= 0.45 * rate:
@@ -69,7 +76,11 @@ def octave_profile(envelopes: BandEnvelopes, offset_s: float, span_s: tuple[floa
         level = 10 * np.log10(np.maximum(envelope, 1e-30))
         context = median_filter(level, size=int(_CONTEXT_S * ENVELOPE_RATE) | 1, mode="nearest")
         contrast = (level - context)[inside]
-        peaks = _peaks(contrast, 10.0, int(0.04 * ENVELOPE_RATE))
+        peaks = _peaks(contrast, _MIN_CONTRAST_DB, int(0.04 * ENVELOPE_RATE))
+        if contrast.max() > loudest:
+            loudest = float(contrast.max())
+            strong = _peaks(contrast, max(_MIN_CONTRAST_DB, loudest - CLICK_WITHIN_DB), int(0.04 * ENVELOPE_RATE))
+            clicks = times[inside][strong]
         train = interval_period(peaks / ENVELOPE_RATE) if peaks.size >= 3 else None
         periodic = autocorrelation_period(envelope[inside], ENVELOPE_RATE, 0.06, 1.5)
         span = max(inside.sum() / ENVELOPE_RATE, 1e-3)
@@ -78,7 +89,7 @@ def octave_profile(envelopes: BandEnvelopes, offset_s: float, span_s: tuple[floa
         if train is not None and peaks.size >= TRAIN_IMPULSES and train.strength >= TRAIN_REGULARITY \
                 and (best is None or (peaks.size, train.strength) > best[:2]):
             best = (int(peaks.size), train.strength, train, (low, high))
-    return OctaveProfile(out, None if best is None else best[2], None if best is None else best[3])
+    return OctaveProfile(out, None if best is None else best[2], None if best is None else best[3], clicks)
 
 
 def _peaks(values: np.ndarray, height: float, distance: int) -> np.ndarray:

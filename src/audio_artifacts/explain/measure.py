@@ -88,6 +88,7 @@ class Analysis:
     repetition: Periodicity | None  # of the impulsive band's envelope
     span_s: tuple[float, float]
     band_train: Periodicity | None = None  # the most evident regular impulse train of any octave band
+    band_clicks: np.ndarray = field(default_factory=lambda: np.zeros(0))  # bursts of the most contrasted band
     extras: dict[str, float] = field(default_factory=dict)
 
 
@@ -129,7 +130,7 @@ def analyse(audio: EventAudio) -> Analysis:
     }
     return Analysis(lines, comb, resolution, 1.0 / resolution, line_track, line_level, stat_band, stat_level, imp_band, imp_level,
                     times, stat_env, imp_env, impulses, impulse_period, modulation, repetition, (start, end),
-                    profile.train, extras)
+                    profile.train, profile.clicks, extras)
 
 
 def _lines(x: np.ndarray, rate: int, offset: float, span: tuple[float, float]):
@@ -328,6 +329,8 @@ class Fields:
     band_hz: tuple[float, float] | None
 
 
+#: A click's reported span reaches this far (s) beyond its band's first and last burst.
+_CLICK_EDGE_S = 0.01
 #: Impulses a train needs before its period is reported for an event not typed as periodic.
 _TRAIN_IMPULSES = 4
 
@@ -374,7 +377,11 @@ def describe_fields(analysis: Analysis, kind: str | None, line_probability: floa
                 max(frequencies or (analysis.lines[-1].frequency_hz,)) + analysis.resolution_hz)
         level_db = analysis.line_level_db
     elif kind in IMPULSIVE_TYPES:
-        span = _impulse_span(analysis)
+        if kind == "clicks" and analysis.band_clicks.size:
+            # the bursts that stand out most in their own octave band, not every onset in the impulsive band
+            span = (float(analysis.band_clicks[0]) - _CLICK_EDGE_S, float(analysis.band_clicks[-1]) + _CLICK_EDGE_S)
+        else:
+            span = _impulse_span(analysis)
         band, level_db = analysis.impulsive_band, analysis.impulsive_level_db
     else:
         band, level_db = analysis.stationary_band, analysis.stationary_level_db
