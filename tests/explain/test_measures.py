@@ -143,6 +143,9 @@ def test_ticks_under_loud_noise_are_a_train_in_their_own_band() -> None:
     assert analysis.band_train is not None and analysis.band_train.period_s == pytest.approx(0.62, rel=0.02)
     for kind in ("periodic_ticks", "clicks"):
         assert describe_fields(analysis, kind).period_s == pytest.approx(0.62, rel=0.02)
+    ticks = describe_fields(analysis, "periodic_ticks")  # from the first tick to the last, not the noise's swells
+    last = 0.4 + 0.62 * (len(np.arange(0.4, 11.6, 0.62)) - 1)
+    assert abs(ticks.start - 0.4) <= 0.1 and abs(ticks.end - (last + 0.003)) <= 0.1
 
 
 def test_a_click_under_a_syllabic_stimulus_is_placed_by_its_own_band() -> None:

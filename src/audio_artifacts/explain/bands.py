@@ -48,6 +48,8 @@ class OctaveProfile:
     #: Times (recording s) of the peaks of the band whose envelope stands out most (a click's band)
     #: within :data:`CLICK_WITHIN_DB` of its highest peak: isolated bursts, not a stimulus's onsets.
     clicks: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    #: Times (recording s) of the impulses of ``train``.
+    train_times: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 def octave_profile(envelopes: BandEnvelopes, offset_s: float, span_s: tuple[float, float]) -> OctaveProfile:
@@ -58,7 +60,7 @@ def octave_profile(envelopes: BandEnvelopes, offset_s: float, span_s: tuple[floa
     """
     out = np.zeros((len(OCTAVE_BANDS), len(PROFILE_NAMES)))
     best: tuple[int, float, Periodicity, tuple[float, float]] | None = None
-    clicks, loudest = np.zeros(0), -np.inf
+    clicks, loudest, train_times = np.zeros(0), -np.inf, np.zeros(0)
     rate = envelopes.rate
     for k, (low, high) in enumerate(OCTAVE_BANDS):
         if low >= 0.45 * rate:
@@ -89,7 +91,9 @@ def octave_profile(envelopes: BandEnvelopes, offset_s: float, span_s: tuple[floa
         if train is not None and peaks.size >= TRAIN_IMPULSES and train.strength >= TRAIN_REGULARITY \
                 and (best is None or (peaks.size, train.strength) > best[:2]):
             best = (int(peaks.size), train.strength, train, (low, high))
-    return OctaveProfile(out, None if best is None else best[2], None if best is None else best[3], clicks)
+            train_times = times[inside][peaks]
+    return OctaveProfile(out, None if best is None else best[2], None if best is None else best[3], clicks,
+                         train_times)
 
 
 def _peaks(values: np.ndarray, height: float, distance: int) -> np.ndarray:

@@ -89,6 +89,7 @@ class Analysis:
     span_s: tuple[float, float]
     band_train: Periodicity | None = None  # the most evident regular impulse train of any octave band
     band_clicks: np.ndarray = field(default_factory=lambda: np.zeros(0))  # bursts of the most contrasted band
+    band_train_times: np.ndarray = field(default_factory=lambda: np.zeros(0))  # the impulses of band_train
     extras: dict[str, float] = field(default_factory=dict)
 
 
@@ -130,7 +131,7 @@ def analyse(audio: EventAudio) -> Analysis:
     }
     return Analysis(lines, comb, resolution, 1.0 / resolution, line_track, line_level, stat_band, stat_level, imp_band, imp_level,
                     times, stat_env, imp_env, impulses, impulse_period, modulation, repetition, (start, end),
-                    profile.train, profile.clicks, extras)
+                    profile.train, profile.clicks, profile.train_times, extras)
 
 
 def _lines(x: np.ndarray, rate: int, offset: float, span: tuple[float, float]):
@@ -331,6 +332,8 @@ class Fields:
 
 #: A click's reported span reaches this far (s) beyond its band's first and last burst.
 _CLICK_EDGE_S = 0.01
+#: ... and a train's this far (s) beyond its first and last impulse (a thump lasts tens of ms).
+_TRAIN_EDGE_S = 0.03
 #: Impulses a train needs before its period is reported for an event not typed as periodic.
 _TRAIN_IMPULSES = 4
 
@@ -380,6 +383,10 @@ def describe_fields(analysis: Analysis, kind: str | None, line_probability: floa
         if kind == "clicks" and analysis.band_clicks.size:
             # the bursts that stand out most in their own octave band, not every onset in the impulsive band
             span = (float(analysis.band_clicks[0]) - _CLICK_EDGE_S, float(analysis.band_clicks[-1]) + _CLICK_EDGE_S)
+        elif kind in ("periodic_ticks", "thumps") and analysis.band_train_times.size:
+            # the train's own impulses, in the band where they are regular, not a stimulus's onsets
+            span = (float(analysis.band_train_times[0]) - _TRAIN_EDGE_S,
+                    float(analysis.band_train_times[-1]) + _TRAIN_EDGE_S)
         else:
             span = _impulse_span(analysis)
         band, level_db = analysis.impulsive_band, analysis.impulsive_level_db
