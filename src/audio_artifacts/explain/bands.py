@@ -44,7 +44,6 @@ class OctaveProfile:
 
     measures: np.ndarray  # (len(OCTAVE_BANDS), len(PROFILE_NAMES))
     train: Periodicity | None
-    train_band: tuple[float, float] | None
     #: Times (recording s) of the peaks of the band whose envelope stands out most (a click's band)
     #: within :data:`CLICK_WITHIN_DB` of its highest peak: isolated bursts, not a stimulus's onsets.
     clicks: np.ndarray = field(default_factory=lambda: np.zeros(0))
@@ -59,7 +58,7 @@ def octave_profile(envelopes: BandEnvelopes, offset_s: float, span_s: tuple[floa
     at ``ENVELOPE_RATE``), whose first sample is at ``offset_s``.
     """
     out = np.zeros((len(OCTAVE_BANDS), len(PROFILE_NAMES)))
-    best: tuple[int, float, Periodicity, tuple[float, float]] | None = None
+    best: tuple[int, float, Periodicity] | None = None
     clicks, loudest, train_times = np.zeros(0), -np.inf, np.zeros(0)
     rate = envelopes.rate
     for k, (low, high) in enumerate(OCTAVE_BANDS):
@@ -90,10 +89,9 @@ def octave_profile(envelopes: BandEnvelopes, offset_s: float, span_s: tuple[floa
                   train.strength if train else 0.0, periodic.strength if periodic else 0.0)
         if train is not None and peaks.size >= TRAIN_IMPULSES and train.strength >= TRAIN_REGULARITY \
                 and (best is None or (peaks.size, train.strength) > best[:2]):
-            best = (int(peaks.size), train.strength, train, (low, high))
+            best = (int(peaks.size), train.strength, train)
             train_times = times[inside][peaks]
-    return OctaveProfile(out, None if best is None else best[2], None if best is None else best[3], clicks,
-                         train_times)
+    return OctaveProfile(out, None if best is None else best[2], clicks, train_times)
 
 
 def _peaks(values: np.ndarray, height: float, distance: int) -> np.ndarray:
