@@ -22,6 +22,7 @@ study; on a machine with GPUs each worker sees one GPU
 from __future__ import annotations
 
 import csv
+import gc
 import json
 import logging
 import multiprocessing
@@ -30,6 +31,8 @@ import shutil
 import tempfile
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -180,20 +183,45 @@ def _optimize(raw: dict[str, Any], space: SearchSpace, out: Path, n_trials: int,
                "none": lambda: optuna.pruners.NopPruner()}
     study = optuna.load_study(study_name=study_name, storage=storage, sampler=samplers[sampler](),
                               pruner=pruners[pruner]())
-    remaining = n_trials - len(study.get_trials(deepcopy=False))
-    if remaining <= 0:
-        return
     monitor = cfg.trainer.monitor
     trials_csv = out / "trials.csv"
-
-    def after_trial(study: Any, trial: Any) -> None:
+    objective = _objective(raw, space, out, monitor, version)
+    while True:
+        # Counting the study's trials and adding one is one step for all workers of this sweep:
+        # two workers that both saw room for one more trial would otherwise both add it.
+        with _trial_budget_lock(out):
+            if len(study.get_trials(deepcopy=False)) >= n_trials:
+                return
+            trial = study.ask()
+        try:
+            study.tell(trial, objective(trial))
+        except optuna.TrialPruned:
+            study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+        except TrainingDivergedError as exc:
+            log.warning("trial %d failed: %s", trial.number, exc)
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        except BaseException:
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            raise
+        finally:
+            gc.collect()
         write_trials_csv(study, trials_csv, monitor)
 
-    study.optimize(
-        _objective(raw, space, out, monitor, version), n_trials=remaining,
-        callbacks=[optuna.study.MaxTrialsCallback(n_trials, states=None), after_trial],
-        catch=(TrainingDivergedError,), gc_after_trial=True,
-    )
+
+@contextmanager
+def _trial_budget_lock(out: Path) -> Iterator[None]:
+    """An exclusive lock on ``OUT/.trials.lock`` across the processes of one machine (none without fcntl)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    with open(out / ".trials.lock", "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _worker(env: dict[str, str], kwargs: dict[str, Any]) -> None:  # pragma: no cover - child process
