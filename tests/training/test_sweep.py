@@ -204,3 +204,17 @@ def test_shipped_search_spaces_fit_their_configs(config, space):
     assert ("model.arguments.unfreeze_last" in keys) == (space == "sweep/panns.yaml")
     cfg = config_from_dict(load_raw(REPO / "configs" / config))
     assert default_space(REPO / "configs" / config, cfg.model.name, cfg.model.arguments) == REPO / "configs" / space
+
+
+def test_a_trial_that_fails_keeps_its_row(sweep_files, tmp_path):
+    """A trial whose run raises ends the sweep with an error, and trials.csv still lists it as FAIL."""
+    out = tmp_path / "failing"
+    space = tmp_path / "bad_space.yaml"
+    # a training manifest that is not there: the config is valid, the run itself raises
+    space.write_text(yaml.safe_dump({"parameters": {
+        "data.train_manifest": {"type": "categorical", "choices": [str(tmp_path / "missing.csv")]}}}))
+    code = main(["sweep", "--config", str(sweep_files["config"]), "--trials", "1", "--out", str(out),
+                 "--space", str(space), "--pruner", "none", "logger.mlflow=false"])
+    assert code != 0
+    rows = _rows(out / "trials.csv")
+    assert [(r["number"], r["state"]) for r in rows] == [("0", "FAIL")]

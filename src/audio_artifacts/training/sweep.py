@@ -205,7 +205,7 @@ def _optimize(raw: dict[str, Any], space: SearchSpace, out: Path, n_trials: int,
             raise
         finally:
             gc.collect()
-        write_trials_csv(study, trials_csv, monitor)
+            write_trials_csv(study, trials_csv, monitor)  # every trial's row, a failed one's too
 
 
 @contextmanager
