@@ -169,6 +169,32 @@ def test_model_settings_are_checked(tiny_config, tmp_path):
         build_training_model(config_from_dict(tiny_config(model={"arguments": {"widht": 3}})))
 
 
+def test_init_from_starts_from_a_model_directory_and_names_what_differs(trained, tiny_config, tmp_path):
+    cfg, base, model_dir = trained
+    reference, info = load_model_dir(model_dir)
+    started = build_training_model(config_from_dict(tiny_config(model={"init_from": str(model_dir)})))
+    theirs = reference.state_dict()
+    assert all(torch.equal(value, theirs[key]) for key, value in started.state_dict().items())
+    fresh = build_training_model(config_from_dict(tiny_config()))
+    assert not all(torch.equal(v, theirs[k]) for k, v in fresh.state_dict().items())
+
+    wider = tiny_config(model={"init_from": str(model_dir), "arguments": {**info.arguments, "channels": 4}})
+    with pytest.raises(ConfigError, match=r"channels \(directory 8, config 4\)"):
+        build_training_model(config_from_dict(wider))
+    other_rate = tiny_config(model={"init_from": str(model_dir)}, data={"sample_rate": 32000})
+    with pytest.raises(ConfigError, match="its rate is 16000 Hz"):
+        build_training_model(config_from_dict(other_rate))
+    both = tiny_config(model={"init_from": str(model_dir), "pretrained": str(tmp_path / "x.pth")})
+    with pytest.raises(ConfigError, match="exclude each other"):
+        build_training_model(config_from_dict(both))
+
+    # a fine-tuning run says where it started in its model card
+    run = tiny_config(model={"init_from": str(model_dir)},
+                      trainer={"max_epochs": 1, "limit_train_batches": 1, "limit_val_batches": 1})
+    tuned = train(config_from_dict(run), tmp_path / "tuned")
+    assert f"the model directory {model_dir}" in (tuned / "MODEL_CARD.md").read_text()
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU: the GPU config is valid here")
 def test_gpu_config_on_a_cpu_machine_fails_before_reading_data(tiny_config, tmp_path):
     raw = tiny_config(trainer={"accelerator": "gpu"}, data={"train_manifest": str(tmp_path / "absent.csv")})

@@ -6,7 +6,7 @@ A YAML file mirrors :class:`TrainConfig`::
     name: fast-default
     seed: 0
     data:    {train_manifest: data/sim/train.csv, val_manifest: data/sim/val.csv}
-    model:   {name: fast, arguments: {}, pretrained: null}
+    model:   {name: fast, arguments: {}, pretrained: null, init_from: null}
     optim:   {head_lr: 3.0e-3, backbone_lr: 3.0e-3}
     augment: {gain: {p: 0.5}}
     trainer: {max_epochs: 10, devices: auto}
@@ -85,6 +85,7 @@ class ModelConfig:
     name: str = "fast"
     arguments: dict[str, Any] = field(default_factory=dict)
     pretrained: str | None = None     # an official PANNs checkpoint (.pth) to start from
+    init_from: str | None = None      # an audio-artifacts model directory to fine-tune (same model)
 
 
 @dataclass

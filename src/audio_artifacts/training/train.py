@@ -71,6 +71,9 @@ def build_training_model(cfg: TrainConfig) -> nn.Module:
     if m.name not in MODELS:
         raise ConfigError(f"'model.name': unknown model {m.name!r}; valid: {', '.join(sorted(MODELS))}")
     kwargs = dict(m.arguments)
+    if m.init_from is not None and m.pretrained is not None:
+        raise ConfigError("'model.init_from' and 'model.pretrained' exclude each other: "
+                          "a model directory already holds its backbone's weights")
     if m.pretrained is not None:
         if "pretrained" not in inspect.signature(MODELS[m.name]).parameters:
             raise ConfigError(f"'model.pretrained': model {m.name!r} cannot start from a PANNs checkpoint")
@@ -79,9 +82,45 @@ def build_training_model(cfg: TrainConfig) -> nn.Module:
             raise CheckpointError(f"{path}: pretrained checkpoint not found")
         kwargs["pretrained"] = str(path.resolve())
     try:
-        return build_model(m.name, **kwargs)
+        model = build_model(m.name, **kwargs)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"'model.arguments' do not fit model {m.name!r}: {exc}") from exc
+    if m.init_from is not None:
+        _start_from_model_dir(model, cfg)
+    return model
+
+
+def _start_from_model_dir(model: nn.Module, cfg: TrainConfig) -> None:
+    """Load the weights of the model directory ``cfg.model.init_from`` into ``model`` (fine-tuning).
+
+    The directory must hold the same model (registry name and arguments) at
+    the same rate and window as ``cfg``; every difference is named.
+    """
+    from audio_artifacts.models.model_dir import load_state, read_model_info
+
+    m, d = cfg.model, cfg.data
+    directory = Path(m.init_from).expanduser()
+    info = read_model_info(directory)
+    problems = []
+    if info.architecture != m.name:
+        problems.append(f"it holds model {info.architecture!r}, the config names {m.name!r}")
+    ours = model.arguments() if hasattr(model, "arguments") else dict(m.arguments)
+    # A directory written before an argument existed holds the constructor's default for it.
+    defaults = {name: p.default for name, p in inspect.signature(MODELS[m.name]).parameters.items()
+                if p.default is not inspect.Parameter.empty} if m.name in MODELS else {}
+    theirs = {k: info.arguments.get(k, defaults.get(k)) for k in set(ours) | set(info.arguments)}
+    differing = sorted(k for k in theirs if ours.get(k) != theirs[k])
+    if info.architecture == m.name and differing:
+        problems.append("its arguments differ in " + ", ".join(
+            f"{k} (directory {theirs[k]!r}, config {ours.get(k)!r})" for k in differing))
+    if info.sample_rate != d.sample_rate:
+        problems.append(f"its rate is {info.sample_rate} Hz, 'data.sample_rate' is {d.sample_rate}")
+    if (info.window.duration_s, info.window.overlap) != (d.window_s, d.overlap):
+        problems.append(f"its window is {info.window.duration_s:g} s at {info.window.overlap:g} overlap, "
+                        f"the config's {d.window_s:g} s at {d.overlap:g}")
+    if problems:
+        raise ConfigError(f"'model.init_from' {directory}: " + "; ".join(problems))
+    load_state(directory, model)
 
 
 def check_resume_checkpoint(path: Path, module: pl.LightningModule) -> None:
@@ -295,7 +334,7 @@ score is the maximum over its windows.
 batch {cfg.data.batch_size}, precision {cfg.trainer.precision};
 AdamW (backbone lr {cfg.optim.backbone_lr}, head lr {cfg.optim.head_lr}, weight decay
 {cfg.optim.weight_decay}), schedule `{cfg.optim.scheduler}`; start point:
-{cfg.model.pretrained or 'random initialisation'}. Augmentation: see `config.yaml` (`augment`).
+{cfg.model.pretrained or (f'the model directory {cfg.model.init_from}' if cfg.model.init_from else 'random initialisation')}. Augmentation: see `config.yaml` (`augment`).
 
 ## Operating threshold
 
