@@ -8,7 +8,10 @@
 #      event type head on measured features of the training events (~15 min)
 #   4. evaluation of both on the own test split and on the foreign split
 #      (per stimulus, duration band, artifact type and level band)
-#   5. ONNX export with its parity check, and the copy into the package
+#   5. the residual model: the residuals `scan --stimulus` judges, written for
+#      the training and validation splits (~10 min), and the detector fine-tuned
+#      on recordings + residuals (configs/stimulus_aware.yaml, ~30 min)
+#   6. ONNX export with its parity check, and the copy into the package
 # Every figure in docs/models.md and the model card comes from the reports this writes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,7 +25,14 @@ for split in test foreign; do
     audio-artifacts evaluate runs/bundled/model runs/dsp_baseline/model data/sim/$split.csv \
         --out runs/bundled/eval-$split --by artifact_types stimulus
 done
+for split in train val; do
+    python scripts/make_residuals.py data/sim/$split.csv data/residuals --workers 2
+done
+audio-artifacts train --config configs/stimulus_aware.yaml --out runs/stimulus_aware \
+    model.init_from=runs/bundled/model
 audio-artifacts export runs/bundled/model --onnx runs/bundled/model/model.onnx
+audio-artifacts export runs/stimulus_aware/model --onnx runs/stimulus_aware/model/model.onnx
+cp -r runs/stimulus_aware/model runs/bundled/model/residual
 rm -rf src/audio_artifacts/default_model
 cp -r runs/bundled/model src/audio_artifacts/default_model
 cp runs/bundled/eval-foreign/report.md src/audio_artifacts/default_model/FOREIGN_REPORT.md

@@ -149,3 +149,54 @@ def test_a_silent_stimulus_leaves_the_recording_as_it_is() -> None:
     residual, fit = explain_recording(recording, np.zeros(4 * RATE), RATE)
     assert fit.silent and fit.warning is None and fit.explained is None
     np.testing.assert_array_equal(residual, recording.astype(np.float32))
+
+
+def _model_copy(folder: Path, name: str, residual: dict | None = None) -> Path:
+    """The bundled model's main model in ``folder/name``; with ``residual``, a residual/ model whose
+    model.json is the main one's updated by ``residual`` (same weights, other threshold / temperature)."""
+    import json
+    import shutil
+
+    from audio_artifacts.models.model_dir import RESIDUAL_DIR, default_model_dir
+
+    target = folder / name
+    shutil.copytree(default_model_dir(), target, ignore=shutil.ignore_patterns(RESIDUAL_DIR))
+    if residual is not None:
+        shutil.copytree(target, target / RESIDUAL_DIR)
+        info_file = target / RESIDUAL_DIR / "model.json"
+        info_file.write_text(json.dumps({**json.loads(info_file.read_text()), **residual}))
+    return target
+
+
+def test_a_residual_model_judges_the_residual_on_the_main_models_scale(tmp_path: Path) -> None:
+    from audio_artifacts.errors import ModelDirError
+    from audio_artifacts.inference.detector import Detector
+
+    whined, stimulus = _tone_files(tmp_path, whine=True)
+    main_only = Detector(_model_copy(tmp_path, "main"), describe=False)
+    threshold, temperature = 0.3, 2.0
+    paired = Detector(_model_copy(tmp_path, "paired", {"threshold": threshold, "temperature": temperature}),
+                      describe=False)
+    reference = main_only.window_scores(whined, stimulus)
+    scores = paired.window_scores(whined, stimulus)
+    np.testing.assert_allclose(scores.recording_probabilities, reference.recording_probabilities, atol=1e-9)
+
+    # The same weights under the residual model's own temperature and threshold, shifted onto the main scale.
+    def logit(p):
+        return np.log(p / (1 - p))
+
+    raw = logit(np.clip(reference.residual_probabilities, 1e-12, 1 - 1e-12)) * main_only.temperature
+    expected = 1 / (1 + np.exp(-(raw / temperature - logit(threshold) + logit(paired.threshold))))
+    np.testing.assert_allclose(scores.residual_probabilities, expected, rtol=1e-5, atol=1e-7)
+    assert not np.allclose(scores.residual_probabilities, reference.residual_probabilities)
+    # flagged on the main scale exactly where the residual model's own probability reaches its threshold
+    own = 1 / (1 + np.exp(-raw / temperature))
+    assert np.array_equal(scores.residual_probabilities >= paired.threshold, own >= threshold)
+    np.testing.assert_allclose(scores.probabilities,
+                               np.minimum(scores.recording_probabilities, scores.residual_probabilities))
+
+    # A residual model of another rate is refused when a stimulus-aware scan needs it; plain scans never read it.
+    odd = Detector(_model_copy(tmp_path, "odd", {"sample_rate": 16000}), describe=False)
+    assert odd.scan_file(whined).ok
+    with pytest.raises(ModelDirError, match=r"odd/residual: the residual model must share the main model's rate"):
+        odd.window_scores(whined, stimulus)

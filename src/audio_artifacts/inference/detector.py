@@ -26,7 +26,9 @@ stimulus are read whole, `inference.stimulus.explain_recording` makes the
 residual (what the stimulus does not explain), and the model judges both the
 recording's and the residual's windows; a window's probability is the
 smaller of the two (``stimulus_rule="both"``): an artifact is in the output
-and not explained by the input.
+and not explained by the input. A model directory with a ``residual/`` model
+(`inference.residual_model`: the same model fine-tuned on residuals) judges
+the residual's windows with it, on the main model's scale.
 """
 
 from __future__ import annotations
@@ -195,11 +197,15 @@ class Detector:
             raise ValueError(f"threshold must be in [0, 1], got {threshold}")
         self.model_dir = Path(model_dir) if model_dir is not None else Path(default_model_dir())
         self.info = read_model_info(self.model_dir)
+        per_call = max(1, threads // workers)
         if isinstance(backend, str):
-            per_call = max(1, threads // workers)
             self.backend: Backend = open_backend(self.model_dir, backend, threads=per_call, device=device)
         else:
             self.backend = backend
+        # the residual model is read when a stimulus-aware scan first needs it (plain scans never do)
+        self._residual_spec = (backend if isinstance(backend, str) else "auto", per_call, device)
+        self._residual_model = None
+        self._residual_lock = threading.Lock()
         self.threshold = float(self.info.threshold if threshold is None else threshold)
         self.temperature = float(self.info.temperature)
         self.min_duration_s = float(self.info.min_duration_s)
@@ -390,10 +396,10 @@ class Detector:
                 future = None
                 if item.owners:
                     if pool is not None:
-                        future = pool.submit(self.backend.logits, item.samples, item.lengths)
+                        future = pool.submit(self._logits, item)
                     else:
                         future = Future()
-                        future.set_result(self.backend.logits(item.samples, item.lengths))
+                        future.set_result(self._logits(item))
                 in_flight.append((item, future))
                 while in_flight and (
                     len(in_flight) >= self.workers or in_flight[0][1] is None or in_flight[0][1].done()
@@ -411,6 +417,31 @@ class Detector:
                 except queue.Empty:
                     pass
             reader.join()
+
+    def _logits(self, item: _Batch) -> np.ndarray:
+        """A batch's logits: the recordings' rows by the model, the residuals' by the residual model."""
+        owners = np.asarray(item.owners)
+        residual_rows = owners < 0
+        model = self._residual() if residual_rows.any() else None
+        if model is None:
+            return self.backend.logits(item.samples, item.lengths)
+        logits = np.empty(owners.size, dtype=np.float64)
+        if not residual_rows.all():
+            plain = ~residual_rows
+            logits[plain] = self.backend.logits(item.samples[plain], item.lengths[plain])
+        logits[residual_rows] = model.logits(item.samples[residual_rows], item.lengths[residual_rows])
+        return logits
+
+    def _residual(self):
+        """The model directory's `ResidualModel` (None without one), opened once."""
+        with self._residual_lock:
+            if self._residual_model is None:
+                from audio_artifacts.inference.residual_model import open_residual_model
+
+                kind, threads, device = self._residual_spec
+                self._residual_model = open_residual_model(self.model_dir, self.info, kind, threads, device) \
+                    or False
+            return self._residual_model or None
 
     def _finish(self, item: _Batch, future: Future | None, open_files: dict, stimulus_rule: str = "both"):
         """Hand a batch's logits to its files; yield the files it closes."""

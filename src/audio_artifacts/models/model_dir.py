@@ -11,6 +11,10 @@ Layout::
     type_head.json      optional: the event type head (``explain.type_head``),
                         written by ``scripts/fit_type_head.py``; without it
                         events are measured but get no type
+    residual/           optional: a complete model directory of the same model
+                        fine-tuned on residuals, which stimulus-aware scans run
+                        on what the stimulus does not explain
+                        (``inference.residual_model``)
 
 `load_model_dir` rebuilds the model through the registry from ``model.json``
 alone, so no training code is needed to use a model.
@@ -39,6 +43,7 @@ INFO_FILE = "model.json"
 CONFIG_FILE = "config.yaml"
 CARD_FILE = "MODEL_CARD.md"
 ONNX_FILE = "model.onnx"
+RESIDUAL_DIR = "residual"
 FORMAT = "audio-artifacts-model-dir/1"
 
 
