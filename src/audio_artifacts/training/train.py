@@ -107,7 +107,7 @@ def _start_from_model_dir(model: nn.Module, cfg: TrainConfig) -> None:
     ours = model.arguments() if hasattr(model, "arguments") else dict(m.arguments)
     # A directory written before an argument existed holds the constructor's default for it.
     defaults = {name: p.default for name, p in inspect.signature(MODELS[m.name]).parameters.items()
-                if p.default is not inspect.Parameter.empty} if m.name in MODELS else {}
+                if p.default is not inspect.Parameter.empty}
     theirs = {k: info.arguments.get(k, defaults.get(k)) for k in set(ours) | set(info.arguments)}
     differing = sorted(k for k in theirs if ours.get(k) != theirs[k])
     if info.architecture == m.name and differing:
