@@ -104,6 +104,20 @@ def test_steady_tone_is_not_flagged_with_its_stimulus_and_a_whine_still_is(tmp_p
     assert found.stimulus.file == str(stimulus)
 
 
+def test_a_stimulus_aware_event_is_described_from_the_residual(tmp_path: Path, bundled) -> None:
+    whined, stimulus = _tone_files(tmp_path, whine=True)
+    alone, judged = bundled.scan_file(whined), bundled.scan_file(whined, stimulus=stimulus)
+    assert alone.events and judged.events
+    # From the recording, the 1 kHz test tone is the loudest line; from the residual only the whine is left.
+    assert any(abs(f - 1000.0) < 5 for f in alone.events[0].frequencies_hz), alone.events[0]
+    (event,) = judged.events
+    assert event.type == "tonal", event
+    assert any(abs(f - 3150.0) < 5 for f in event.frequencies_hz), event
+    assert not any(abs(f - 1000.0) < 50 for f in event.frequencies_hz), event
+    # ...and its level is the whine's, some 40 dB under the tone's.
+    assert event.level_db < alone.events[0].level_db - 30, (event.level_db, alone.events[0].level_db)
+
+
 def test_harmonics_of_a_loud_tone_do_not_count(tmp_path: Path) -> None:
     """A tone driving the output stage into saturation: 2f, 3f ... are the input's, not the device's."""
     n = 8 * RATE

@@ -140,12 +140,37 @@ class EventDescriber:
     def describe_events(self, path: str | os.PathLike[str], events: Sequence[Event],
                         duration_s: float) -> tuple[Event, ...]:
         """``events`` with their description; an event that cannot be measured is kept as it was."""
+        return self._describe_all(path, events, lambda e: self.describe_span(path, e.start, e.end, duration_s))
+
+    def describe_residual_events(self, residual: np.ndarray, sample_rate: int, events: Sequence[Event],
+                                 name: str = "residual") -> tuple[Event, ...]:
+        """``events`` described from a stimulus-aware scan's residual (mono, at ``sample_rate``).
+
+        The residual is what the stimulus does not explain, so a tone or a
+        buzz is measured without the speech or music over it. Only measured
+        features choose the type here: the detector's embedding is that of
+        the recording model, not of the residual.
+        """
+        from audio_artifacts.explain.measure import EventAudio
+
+        duration_s = len(residual) / sample_rate
+
+        def read(start: float, end: float) -> EventAudio:
+            first = int(round(max(0.0, start - MARGIN_S) * sample_rate))
+            last = int(round(min(duration_s, end + MARGIN_S) * sample_rate))
+            return EventAudio(np.asarray(residual[first:max(first, last)], dtype=np.float32), sample_rate,
+                              first / sample_rate, (start, end))
+
+        return self._describe_all(name, events, lambda e: self._describe_long(e.start, e.end, read,
+                                                                              self.describe_audio))
+
+    def _describe_all(self, name, events: Sequence[Event], describe) -> tuple[Event, ...]:  # noqa: ANN001
         described = []
         for event in events:
             try:
-                d = self.describe_span(path, event.start, event.end, duration_s)
+                d = describe(event)
             except Exception as exc:  # noqa: BLE001 - a description must never lose the detection
-                log.warning("%s: event %.2f-%.2f s not described: %s: %s", path, event.start, event.end,
+                log.warning("%s: event %.2f-%.2f s not described: %s: %s", name, event.start, event.end,
                             type(exc).__name__, exc)
                 described.append(event)
                 continue
@@ -157,10 +182,17 @@ class EventDescriber:
     def describe_span(self, path: str | os.PathLike[str], start: float, end: float,
                       duration_s: float) -> Description:
         """Measure the span ``[start, end]`` (s) of the recording at ``path``; see the module docstring."""
+        return self._describe_long(start, end, lambda a, b: read_span(path, a, b, duration_s, self.channel),
+                                   self._describe_read)
+
+    def _describe_long(self, start: float, end: float, read, describe) -> Description:  # noqa: ANN001
+        """``describe(read(start, end))``; a long event is measured at its two edges (`EDGE_S`)."""
+        from audio_artifacts.explain.measure import analyse
+
         if end - start + 2 * MARGIN_S <= LONG_EVENT_S:
-            return self._describe_read(read_span(path, start, end, duration_s, self.channel))
-        head = self._describe_read(read_span(path, start, start + EDGE_S, duration_s, self.channel))
-        tail = self.describe_analysis(measure_span(path, end - EDGE_S, end, duration_s, self.channel), head.type)
+            return describe(read(start, end))
+        head = describe(read(start, start + EDGE_S))
+        tail = self.describe_analysis(analyse(read(end - EDGE_S, end)), head.type)
         return Description(head.start, tail.end, head.type, head.type_probabilities, head.frequencies_hz,
                            head.period_s, head.level_db, head.band_hz)
 

@@ -33,6 +33,7 @@ the residual's windows with it, on the main model's scale.
 
 from __future__ import annotations
 
+import logging
 import os
 import queue
 import threading
@@ -47,6 +48,8 @@ import numpy as np
 
 from audio_artifacts.errors import AudioLoadError
 from audio_artifacts.inference.backends import Backend, open_backend
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from audio_artifacts.results.schema import ScanResult
@@ -274,7 +277,8 @@ class Detector:
                     for i, s in enumerate(stimuli)]
         def result(index: int, outcome: WindowScores | _FileFailed) -> ScanResult:
             name = display_names[index] if display_names is not None else str(paths[index])
-            return self._result(name, outcome, paths[index])
+            stimulus = None if plan is None or plan[index] is None else plan[index][0]
+            return self._result(name, outcome, paths[index], stimulus)
 
         if self.describer is None or self.workers < 2:
             for index, outcome in self._scores(paths, plan):
@@ -322,7 +326,8 @@ class Detector:
 
     # ------------------------------------------------------------------ internals
 
-    def _result(self, name: str, outcome: WindowScores | _FileFailed, path: Path | None = None) -> ScanResult:
+    def _result(self, name: str, outcome: WindowScores | _FileFailed, path: Path | None = None,
+                stimulus: Path | None = None) -> ScanResult:
         from audio_artifacts.results.schema import ScanResult
 
         model = {"name": self.info.name, "version": self.info.version,
@@ -352,11 +357,14 @@ class Detector:
             channels=info.channels,
             stimulus=outcome.stimulus,
         )
-        return result if path is None else self.describe_result(result, path)
+        return result if path is None else self.describe_result(result, path, stimulus)
 
-    def describe_result(self, result: ScanResult, path: str | Path) -> ScanResult:
+    def describe_result(self, result: ScanResult, path: str | Path, stimulus: str | Path | None = None) -> ScanResult:
         """``result`` with its events described from the recording at ``path`` (``inference.describe``).
 
+        With the ``stimulus`` a stimulus-aware result was judged against (and
+        used: not silent, no warning), the events are described from the
+        residual, at the recording's rate (<= 48 kHz), as its windows were.
         Nothing to do (the result is returned as it is) for a result without
         events, an error result, or a detector made with ``describe=False``.
         Use it after re-deciding a result at another threshold.
@@ -365,6 +373,20 @@ class Detector:
             return result
         from dataclasses import replace
 
+        ref = result.stimulus
+        if stimulus is not None and ref is not None and not ref.silent and ref.warning is None:
+            from audio_artifacts.audio import AudioConfig
+            from audio_artifacts.inference.describe import MAX_RATE
+            from audio_artifacts.inference.stimulus import residual_of_files
+
+            rate = min(int(result.sample_rate or MAX_RATE), MAX_RATE)
+            try:
+                residual, _ = residual_of_files(path, stimulus, AudioConfig(sample_rate=rate))
+            except AudioLoadError as exc:  # read once already; describe from the recording rather than lose it
+                log.warning("%s: events described from the recording: %s", result.path, exc)
+            else:
+                return replace(result, events=self.describer.describe_residual_events(
+                    residual, rate, result.events, result.path))
         return replace(result, events=self.describer.describe_events(path, result.events, result.duration_s))
 
     def _scores(self, paths: list[Path], stimuli: list | None = None

@@ -68,7 +68,8 @@ def scan_upload(detector, upload: ReceivedFile, threshold: float | None,  # noqa
         result = dataclasses.replace(result, error=error if stimulus is None else hide_server_paths(error, stimulus))
     redecided = with_threshold(result, threshold)
     if redecided is not result:
-        redecided = detector.describe_result(redecided, upload.path)  # other events: described anew
+        redecided = detector.describe_result(redecided, upload.path,  # other events: described anew
+                                              None if stimulus is None else stimulus.path)
     return redecided
 
 
