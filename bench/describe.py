@@ -10,10 +10,13 @@ windows, for comparison).
 
 ``--oracle`` describes the spans a perfect detector would flag instead
 (``explain.examples``), to tell description errors from detection misses.
+``--stimulus-aware`` gives every recording its stimulus (the manifest's
+``stimulus_path``), as ``scan --stimulus`` does: events are then described
+from the residual.
 
 Usage::
 
-    python bench/describe.py [--manifest data/sim/foreign.csv] [--model-dir DIR] [--oracle] [--limit N]
+    python bench/describe.py [--manifest data/sim/foreign.csv] [--model-dir DIR] [--oracle] [--stimulus-aware] [--limit N]
 """
 
 from __future__ import annotations
@@ -27,7 +30,13 @@ from pathlib import Path
 DEFAULT_MANIFEST = Path("/work/main/data/sim/foreign.csv")
 
 
-def detected(manifest: Path, model_dir: Path | None, limit: int | None):
+def stimulus_of(entry, manifest: Path) -> Path | None:
+    """The stimulus file a manifest row names (relative to the manifest's folder), if any."""
+    name = entry.columns.get("stimulus_path")
+    return None if not name else manifest.parent / name
+
+
+def detected(manifest: Path, model_dir: Path | None, limit: int | None, stimulus_aware: bool = False):
     """(entry, described events, window runs) per recording, from the Detector."""
     from audio_artifacts.data.manifest import load_entries
     from audio_artifacts.inference.detector import Detector
@@ -35,16 +44,20 @@ def detected(manifest: Path, model_dir: Path | None, limit: int | None):
 
     entries = load_entries(manifest)[:limit]
     detector = Detector(model_dir)
-    for entry, result in zip(entries, detector.scan_many([e.path for e in entries]), strict=True):
+    stimuli = [stimulus_of(e, manifest) for e in entries] if stimulus_aware else None
+    results = detector.scan_many([e.path for e in entries], stimuli=stimuli)
+    for entry, result in zip(entries, results, strict=True):
         if result.ok:
             yield entry, result.events, merge_events(result.windows, result.threshold)
 
 
-def oracle(manifest: Path, model_dir: Path | None, limit: int | None):
+def oracle(manifest: Path, model_dir: Path | None, limit: int | None, stimulus_aware: bool = False):
     """(entry, described events, oracle spans) per recording with events."""
+    from audio_artifacts.audio import AudioConfig, read_info
     from audio_artifacts.data.manifest import load_entries
     from audio_artifacts.explain.examples import entry_duration, oracle_spans
-    from audio_artifacts.inference.describe import EventDescriber
+    from audio_artifacts.inference.describe import MAX_RATE, EventDescriber
+    from audio_artifacts.inference.stimulus import residual_of_files
     from audio_artifacts.models.model_dir import default_model_dir
     from audio_artifacts.results.schema import Event
 
@@ -54,6 +67,13 @@ def oracle(manifest: Path, model_dir: Path | None, limit: int | None):
             continue
         duration = entry_duration(entry)
         spans = [Event(a, b, 1.0) for a, b in oracle_spans(entry, duration)]
+        stimulus = stimulus_of(entry, manifest) if stimulus_aware else None
+        if stimulus is not None:  # as Detector.describe_result: the residual, unless the stimulus is not used
+            rate = min(read_info(entry.path).sample_rate, MAX_RATE)
+            residual, fit = residual_of_files(entry.path, stimulus, AudioConfig(sample_rate=rate))
+            if not (fit.silent or fit.warning):
+                yield entry, describer.describe_residual_events(residual, rate, spans, str(entry.path)), spans
+                continue
         yield entry, describer.describe_events(entry.path, spans, duration), spans
 
 
@@ -62,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--manifest", type=Path, default=DEFAULT_MANIFEST)
     parser.add_argument("--model-dir", type=Path, default=None, help="default: the bundled model")
     parser.add_argument("--oracle", action="store_true", help="describe a perfect detector's spans")
+    parser.add_argument("--stimulus-aware", action="store_true",
+                        help="judge and describe against each row's stimulus_path")
     parser.add_argument("--limit", type=int, default=None, help="first N recordings only")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args(argv)
@@ -73,9 +95,10 @@ def main(argv: list[str] | None = None) -> int:
 
     began = time.monotonic()
     source = oracle if args.oracle else detected
-    recordings = list(source(args.manifest, args.model_dir, args.limit))
+    recordings = list(source(args.manifest, args.model_dir, args.limit, args.stimulus_aware))
     report = description_report(recordings)
     mode = "oracle spans (perfect detector)" if args.oracle else "Detector (detection + description)"
+    mode += ", stimulus-aware (events from the residual)" if args.stimulus_aware else ", output-only"
     print(f"{args.manifest}: {mode}, {time.monotonic() - began:.0f} s on this machine\n")
     print(description_markdown(report))
     print("\nBy stimulus and level (overall figures of each group):\n")
