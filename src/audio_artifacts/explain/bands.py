@@ -95,7 +95,6 @@ def octave_profile(envelopes: BandEnvelopes, offset_s: float, span_s: tuple[floa
 
 
 def _peaks(values: np.ndarray, height: float, distance: int) -> np.ndarray:
-    from scipy.signal import find_peaks
+    from audio_artifacts.explain.peaks import find_peaks
 
-    found, _ = find_peaks(values, height=height, distance=max(1, distance))
-    return found
+    return find_peaks(values, height=height, distance=max(1, distance))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import find_peaks
+from audio_artifacts.explain.peaks import find_peaks
 
 #: Sample rate of band envelopes (Hz): 2 ms steps resolve a 20 Hz motorboat's period to 4 %, refined below.
 ENVELOPE_RATE = 500
@@ -52,7 +52,7 @@ def autocorrelation_period(envelope: np.ndarray, envelope_rate: float, min_s: fl
     acf = np.fft.irfft(spectrum * np.conj(spectrum))[:n]
     acf = acf / np.maximum(np.arange(n, 0, -1), 1)  # unbiased: long lags average fewer products
     acf = acf / acf[0]
-    peaks, _ = find_peaks(acf[:max_lag + 1])
+    peaks = find_peaks(acf[:max_lag + 1])
     peaks = peaks[peaks >= min_lag]
     if peaks.size == 0:
         return None
@@ -91,8 +91,8 @@ def impulse_times(envelope: np.ndarray, envelope_rate: float, floor: float, *, o
     envelope = np.asarray(envelope, dtype=np.float64)
     if envelope.size < 3:
         return np.zeros(0)
-    peaks, _ = find_peaks(envelope, height=floor * 10 ** (over_db / 10.0),
-                          distance=max(1, int(min_gap_s * envelope_rate)))
+    peaks = find_peaks(envelope, height=floor * 10 ** (over_db / 10.0),
+                      distance=max(1, int(min_gap_s * envelope_rate)))
     return peaks / envelope_rate
 
 

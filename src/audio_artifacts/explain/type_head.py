@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy.optimize import minimize
 
 from audio_artifacts.errors import ModelDirError
 
@@ -130,6 +129,8 @@ def fit_type_head(features: np.ndarray, labels: np.ndarray, feature_names: Seque
         grad = backward((p - y) / y.size)
         weights = _weight_mask(d, hidden, t)
         return value + l2 * np.sum((params * weights) ** 2), grad + 2 * l2 * params * weights
+
+    from scipy.optimize import minimize  # fitting only: a scan that applies a head does not import it
 
     result = minimize(loss, start, jac=True, method="L-BFGS-B", options={"maxiter": max_iter})
     wh, bh, w, b = _unpack(result.x, d, hidden, t)
