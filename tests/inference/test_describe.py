@@ -36,6 +36,9 @@ def recordings(tmp_path_factory) -> dict[str, Path]:
     t90 = np.arange(90 * RATE) / RATE
     found["tone_from_60"] = _write(folder, "tone_from_60.wav",
                                    _floor(90, 3) + 0.01 * np.sin(2 * np.pi * 3000 * t90) * (t90 >= 60.0))
+    t55 = np.arange(55 * RATE) / RATE
+    found["whine_5_50"] = _write(folder, "whine_5_50.wav",
+                                 _floor(55, 7) + 0.01 * np.sin(2 * np.pi * 2500 * t55) * ((t55 >= 5.0) & (t55 < 50.0)))
     t20 = np.arange(20 * RATE) / RATE
     found["whine_12k"] = _write(folder, "whine_12k.wav", _floor(20, 4) + 0.003 * np.sin(2 * np.pi * 12000 * t20))
     bursts = ((t20 % 0.004615) < 0.004615 / 8).astype(float)
@@ -72,6 +75,16 @@ def test_tone_starting_at_60_s_of_a_long_file(recordings, describer) -> None:
     d = describer.describe_span(recordings["tone_from_60"], 56.25, 90.0, 90.0)
     assert abs(d.start - 60.0) <= 0.5 and d.end >= 89.5, d
     assert abs(d.frequencies_hz[0] - 3000.0) <= 2.0
+
+
+def test_a_long_event_is_measured_at_its_edges_and_keeps_both_ends(recordings, describer) -> None:
+    from audio_artifacts.inference.describe import EDGE_S, LONG_EVENT_S, MARGIN_S
+
+    start, end = 3.75, 52.0  # as the windows flag a whine from 5 to 50 s
+    assert end - start + 2 * MARGIN_S > LONG_EVENT_S >= 2 * (EDGE_S + 2 * MARGIN_S)  # edges cost no more than the whole
+    d = describer.describe_span(recordings["whine_5_50"], start, end, 55.0)
+    assert abs(d.start - 5.0) <= 0.5 and abs(d.end - 50.0) <= 0.5, d
+    assert abs(d.frequencies_hz[0] - 2500.0) <= 2.0 and d.level_db > 20
 
 
 def test_a_12_khz_whine_of_a_48_khz_file_is_measured_at_its_own_rate(recordings, describer) -> None:
