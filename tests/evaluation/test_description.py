@@ -44,6 +44,20 @@ def test_figures_count_hits_and_misses_within_their_tolerances() -> None:
     assert report["per_type"]["periodic_ticks"]["f1"] == 1.0  # reported with p >= 0.5 beside the top type
     assert report["per_type"]["thumps"]["f1"] == 0.0
     assert "| tonal | 1 | 1.000 |" in description_markdown(report)
+    assert tonal["levels"] == 1 and tonal["level_error_db_median"] is None  # no level reported
+    assert tonal["levels_within_tolerance"] == 0.0
+
+
+def test_levels_are_compared_with_the_loudest_true_event() -> None:
+    close = Event(4.0, 7.0, 0.9, type="tonal", frequencies_hz=(1000.0,), level_db=15.0)  # true 12 dB: +3
+    under = Event(1.0, 9.0, 0.9, type="periodic_ticks", period_s=0.8, level_db=-60.0)  # true 15 dB: -75
+    report = description_report([(_entry(TONE), [close], []), (_entry(TICKS), [under], [])])
+    assert report["per_type"]["tonal"]["level_error_db_median"] == pytest.approx(3.0)
+    assert report["per_type"]["tonal"]["levels_within_tolerance"] == 1.0
+    assert report["per_type"]["periodic_ticks"]["levels_within_tolerance"] == 0.0
+    assert report["levels"] == 2 and report["levels_within_tolerance"] == 0.5
+    assert report["level_error_db_median"] == pytest.approx(39.0)
+    assert "levels within 6 dB: 0.500 of 2" in description_markdown(report)
 
 
 def test_line_tolerance_is_one_percent_or_16_hz() -> None:

@@ -16,7 +16,13 @@ slack). Only true events at least ``min_level_db`` over the floor count
 * **period**: share of single-kind periodic events (buzzes: 1 / fundamental,
   ticks, thumps, floor modulation) whose ``period_s`` is within 5 %;
 * **times**: onset / offset error against the first true start and last true
-  end of the overlapping events; shares within 0.5 s and 0.1 s.
+  end of the overlapping events; shares within 0.5 s and 0.1 s;
+* **level**: ``level_db`` of single-kind events against the loudest true
+  event's level over the floor (dB, reported minus true): median of the
+  absolute error and the share within :data:`LEVEL_TOLERANCE_DB` (a missing
+  level is not within it). The simulator's level is
+  that of its own band definition, ours the third-octave band where the
+  artifact stands out most, so a few dB of difference are expected.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from audio_artifacts.results.schema import EVENT_TYPES, Event
 MIN_LEVEL_DB = 6.0
 SLACK_S = 0.5
 PERIOD_TOLERANCE = 0.05
+LEVEL_TOLERANCE_DB = 6.0
 
 
 def true_lines(event: ArtifactEvent, min_level_db: float = MIN_LEVEL_DB) -> list[float]:
@@ -74,6 +81,7 @@ class _Tally:
         self.offsets: dict[str, list[float]] = defaultdict(list)
         self.window_onsets: dict[str, list[float]] = defaultdict(list)
         self.window_offsets: dict[str, list[float]] = defaultdict(list)
+        self.levels: dict[str, list[float | None]] = defaultdict(list)  # reported - true dB, None: missing
         self.strong_events = 0
         self.strong_found = 0
 
@@ -133,6 +141,8 @@ def _add_event(tally: _Tally, event: Event, entry: RecordingEntry, strong: list[
     period = next((true_period(t) for t in matched if true_period(t) is not None), None)
     if period is not None:
         tally.periods[kind].append(None if event.period_s is None else abs(event.period_s - period) / period)
+    loudest = max(t.level_db for t in matched)
+    tally.levels[kind].append(None if event.level_db is None else float(event.level_db) - loudest)
     start, end = min(t.start_s for t in every), max(t.end_s for t in every)
     tally.onsets[kind].append(event.start - start)
     tally.offsets[kind].append(event.end - end)
@@ -148,6 +158,17 @@ def _share(values: list[float], limit: float) -> float | None:
 
 def _median_abs(values: list[float]) -> float | None:
     return None if not values else float(np.median(np.abs(values)))
+
+
+def _level_figures(errors: list[float | None]) -> dict[str, Any]:
+    """Level figures of reported - true errors (dB; None: no level reported, never within tolerance)."""
+    measured = [e for e in errors if e is not None]
+    return {
+        "levels": len(errors),
+        "level_error_db_median": float(np.median(np.abs(measured))) if measured else None,
+        "levels_within_tolerance": float(np.mean([e is not None and abs(e) <= LEVEL_TOLERANCE_DB for e in errors]))
+        if errors else None,
+    }
 
 
 def _summarise(tally: _Tally, min_level_db: float) -> dict[str, Any]:
@@ -179,6 +200,7 @@ def _summarise(tally: _Tally, min_level_db: float) -> dict[str, Any]:
             "offsets_within_0.1s": _share(tally.offsets.get(kind, []), 0.1),
             "window_onsets_within_0.5s": _share(tally.window_onsets.get(kind, []), 0.5),
             "window_offsets_within_0.5s": _share(tally.window_offsets.get(kind, []), 0.5),
+            **_level_figures(tally.levels.get(kind, [])),
         }
     hits = [h for kind in EVENT_TYPES for h in tally.type_hits.get(kind, [])]
     lines = [line for kind in EVENT_TYPES for line in tally.lines.get(kind, [])]
@@ -197,6 +219,7 @@ def _summarise(tally: _Tally, min_level_db: float) -> dict[str, Any]:
         "periods": len(periods),
         "periods_within_5pct": float(np.mean([e is not None and e <= PERIOD_TOLERANCE for e in periods]))
         if periods else None,
+        **_level_figures([e for kind in EVENT_TYPES for e in tally.levels.get(kind, [])]),
         "per_type": per_type,
     }
 
@@ -216,11 +239,13 @@ def description_markdown(report: dict[str, Any]) -> str:
             f"{_cell(report['type_accuracy'])} on {report['single_kind_events']} single-kind events; "
             f"lines found {_cell(report['lines_found'])} of {report['lines']} (median error "
             f"{_cell(report['line_error_hz_median'], 1)} Hz, {_cell(report['line_error_pct_median'], 2)} %); "
-            f"periods within 5 %: {_cell(report['periods_within_5pct'])} of {report['periods']}")
+            f"periods within 5 %: {_cell(report['periods_within_5pct'])} of {report['periods']}; "
+            f"levels within {LEVEL_TOLERANCE_DB:g} dB: {_cell(report['levels_within_tolerance'])} of "
+            f"{report['levels']} (median error {_cell(report['level_error_db_median'], 1)} dB)")
     rows = [("| type | events | type acc. | F1 | lines | found | err Hz | periods | within 5 % | "
              "onset med. s | offset med. s | on <= 0.5 s | off <= 0.5 s | on <= 0.1 s | off <= 0.1 s | "
-             "windows: on <= 0.5 s | off <= 0.5 s |"),
-            "|---|" + "---:|" * 16]
+             "windows: on <= 0.5 s | off <= 0.5 s | level err. dB | level <= 6 dB |"),
+            "|---|" + "---:|" * 18]
     for kind, r in report["per_type"].items():
         rows.append(
             f"| {kind} | {r['events']} | {_cell(r['type_accuracy'])} | {_cell(r['f1'])} | {r['lines']} | "
@@ -229,5 +254,6 @@ def description_markdown(report: dict[str, Any]) -> str:
             f"{_cell(r['offset_error_s_median'], 2)} | {_cell(r['onsets_within_0.5s'], 2)} | "
             f"{_cell(r['offsets_within_0.5s'], 2)} | {_cell(r['onsets_within_0.1s'], 2)} | "
             f"{_cell(r['offsets_within_0.1s'], 2)} | {_cell(r['window_onsets_within_0.5s'], 2)} | "
-            f"{_cell(r['window_offsets_within_0.5s'], 2)} |")
+            f"{_cell(r['window_offsets_within_0.5s'], 2)} | {_cell(r['level_error_db_median'], 1)} | "
+            f"{_cell(r['levels_within_tolerance'], 2)} |")
     return head + "\n\n" + "\n".join(rows)
