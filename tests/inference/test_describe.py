@@ -87,6 +87,21 @@ def test_a_long_event_is_measured_at_its_edges_and_keeps_both_ends(recordings, d
     assert abs(d.frequencies_hz[0] - 2500.0) <= 2.0 and d.level_db > 20
 
 
+@pytest.mark.parametrize("rate", [48000, 16000])
+def test_a_steady_tone_level_is_its_power_over_the_floor_in_its_third_octave(tmp_path, describer, rate) -> None:
+    from audio_artifacts.simulate.levels import analysis_bands
+
+    t = np.arange(10 * rate) / rate
+    noise, amplitude = 1e-3, 0.01
+    x = noise * np.random.default_rng(8).standard_normal(t.size) + amplitude * np.sin(2 * np.pi * 1000 * t)
+    path = write_audio(tmp_path / "tone.wav", x.astype(np.float32), rate, "PCM_24")
+    low, high = next(band for band in analysis_bands(rate) if band[0] <= 1000 < band[1])
+    # the simulator's level: the tone's power over white noise's power in the same third octave
+    expected = 10 * np.log10((amplitude**2 / 2) / (noise**2 * 2 * (high - low) / rate))
+    d = describer.describe_span(path, 0.0, 10.0, 10.0)
+    assert d.level_db == pytest.approx(expected, abs=1.5), (d.level_db, expected)
+
+
 def test_a_12_khz_whine_of_a_48_khz_file_is_measured_at_its_own_rate(recordings, describer) -> None:
     d = describer.describe_span(recordings["whine_12k"], 0.0, 20.0, 20.0)
     assert abs(d.frequencies_hz[0] - 12000.0) <= 2.0 and d.band_hz[1] > 11000

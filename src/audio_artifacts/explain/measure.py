@@ -98,7 +98,8 @@ def analyse(audio: EventAudio) -> Analysis:
     x = np.asarray(audio.samples, dtype=np.float32)
     rate = int(audio.rate)
     start, end = audio.span_s
-    lines, comb, resolution, line_track, line_level, steady = _lines(x, rate, audio.offset_s, (start, end))
+    lines, comb, resolution, line_track, levels, steady = _lines(x, rate, audio.offset_s, (start, end))
+    line_level, line_level_feature = levels if levels is not None else (None, None)
     envelopes = BandEnvelopes(x, rate, ENVELOPE_RATE)  # one transform for every band's envelope
     profile = octave_profile(envelopes, audio.offset_s, (start, end))
     stat_band, stat_level, imp_band, imp_level, excess_share = _bands(x, rate, audio.offset_s, (start, end))
@@ -126,6 +127,7 @@ def analyse(audio: EventAudio) -> Analysis:
         "span_s": float(end - start),
         "steady_lines": steady[0],
         "steady_top_prominence_db": steady[1],
+        "line_level_feature_db": line_level_feature,  # the type heads' scale of line_level_db (_line_level)
         **{f"octave{k}_{name}": float(profile.measures[k, j]) for k in range(len(OCTAVE_BANDS))
            for j, name in enumerate(PROFILE_NAMES)},
     }
@@ -171,11 +173,21 @@ def _lines(x: np.ndarray, rate: int, offset: float, span: tuple[float, float]):
     track = smooth(track_db, 2)
     level = _line_level(power, inside if not (track >= _DETECT_DB).any() else (track >= _DETECT_DB),
                         bins, resolution, rate)
-    return lines, comb, resolution, (times, track), level, steady_stats
+    return lines, comb, resolution, (times, track), level, steady_stats  # level: (reported, feature scale)
 
 
-def _line_level(power: np.ndarray, active: np.ndarray, bins: np.ndarray, resolution: float, rate: int) -> float:
-    """Lines' power over the floor in the third-octave band where they stand out most (dB)."""
+def _line_level(power: np.ndarray, active: np.ndarray, bins: np.ndarray, resolution: float, rate: int
+                ) -> tuple[float, float]:
+    """Lines' power over the floor in the third-octave band where they stand out most (dB), as the simulator
+    defines levels; and the same figure on the scale the type heads were fitted on.
+
+    Both sums (the lines' excess and the floor's) run over the band's bins of one spectrum, so their
+    ratio does not depend on the frame length. The first version multiplied it by the fine frame's
+    length over the simulator's 32 ms frame (10-12 dB at 8-48 kHz): every line event's level read
+    about 11 dB high (foreign-like simulated set, quiet input: +10.0..+12.4 dB, as predicted per
+    rate). The level is now the ratio itself; the type heads' ``line_level_db`` feature keeps the
+    old scale so the shipped heads read what they were fitted on.
+    """
     from audio_artifacts.simulate.levels import analysis_bands
 
     mean = power[active].mean(axis=0).astype(np.float64)
@@ -191,11 +203,11 @@ def _line_level(power: np.ndarray, active: np.ndarray, bins: np.ndarray, resolut
     widths = np.array([max(1, ((freqs >= lo) & (freqs < hi)).sum()) for lo, hi in bands])
     density = base / widths
     base = np.maximum(density, density.max() * 10 ** (-_FLOOR_RANGE_DB / 10)) * widths
-    # Power per bin scales with the frame for noise, not for a line: in the simulator's 32 ms frames.
     from audio_artifacts.simulate.levels import frame_length
 
-    ratio = art / np.maximum(base, 1e-30) * (mean.size - 1) * 2 / frame_length(rate)
-    return float(10 * np.log10(max(ratio.max(), 1e-6)))
+    ratio = art / np.maximum(base, 1e-30)
+    fitted_scale = ratio.max() * (mean.size - 1) * 2 / frame_length(rate)
+    return float(10 * np.log10(max(ratio.max(), 1e-6))), float(10 * np.log10(max(fitted_scale, 1e-6)))
 
 
 def _bands(x: np.ndarray, rate: int, offset: float, span: tuple[float, float]):
@@ -297,7 +309,8 @@ def features(analysis: Analysis) -> np.ndarray:
         "lowest_line_log": np.log(lines[0].frequency_hz) if lines else 0.0,
         "highest_line_log": np.log(lines[-1].frequency_hz) if lines else 0.0,
         "line_active_share": track_share,
-        "line_level_db": analysis.line_level_db if analysis.line_level_db is not None else -30.0,
+        "line_level_db": analysis.extras.get("line_level_feature_db") if analysis.line_level_db is not None
+        else -30.0,
         "modulation_strength": analysis.modulation.strength if analysis.modulation else 0.0,
         "modulation_period_log": np.log(analysis.modulation.period_s) if analysis.modulation else 0.0,
         "repetition_strength": analysis.repetition.strength if analysis.repetition else 0.0,
