@@ -212,12 +212,6 @@ class EventDescriber:
         return Description(head.start, tail.end, head.type, head.type_probabilities, head.frequencies_hz,
                            head.period_s, head.level_db, head.band_hz)
 
-    def describe_audio(self, audio, kind: str | None = None) -> Description:
-        """Describe one event's audio (:class:`~audio_artifacts.explain.measure.EventAudio`)."""
-        from audio_artifacts.explain.measure import analyse
-
-        return self.describe_analysis(analyse(audio), kind)
-
     def _type_probabilities(self, analysis, seen: np.ndarray | None = None) -> np.ndarray | None:  # noqa: ANN001
         """The type head's probabilities (`EVENT_TYPES` order) for a measured event; None without a head."""
         from audio_artifacts.explain.measure import features
