@@ -364,7 +364,8 @@ class Detector:
 
         With the ``stimulus`` a stimulus-aware result was judged against (and
         used: not silent, no warning), the events are described from the
-        residual, at the recording's rate (<= 48 kHz), as its windows were.
+        residual, made again at the recording's rate (<= 48 kHz, where every event is measured;
+        the windows judged it at the model's rate).
         Nothing to do (the result is returned as it is) for a result without
         events, an error result, or a detector made with ``describe=False``.
         Use it after re-deciding a result at another threshold.
