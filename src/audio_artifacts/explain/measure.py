@@ -182,11 +182,9 @@ def _line_level(power: np.ndarray, active: np.ndarray, bins: np.ndarray, resolut
     defines levels; and the same figure on the scale the type heads were fitted on.
 
     Both sums (the lines' excess and the floor's) run over the band's bins of one spectrum, so their
-    ratio does not depend on the frame length. The first version multiplied it by the fine frame's
-    length over the simulator's 32 ms frame (10-12 dB at 8-48 kHz): every line event's level read
-    about 11 dB high (foreign-like simulated set, quiet input: +10.0..+12.4 dB, as predicted per
-    rate). The level is now the ratio itself; the type heads' ``line_level_db`` feature keeps the
-    old scale so the shipped heads read what they were fitted on.
+    ratio does not depend on the frame length. The type heads were fitted on that ratio times the
+    fine frame over the simulator's 32 ms frame (10-12 dB more; docs/evaluation.md, "Levels"), so
+    their ``line_level_db`` feature keeps that scale.
     """
     from audio_artifacts.simulate.levels import analysis_bands
 
